@@ -1,0 +1,1 @@
+// ClaimMapping module

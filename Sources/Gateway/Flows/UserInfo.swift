@@ -1,0 +1,45 @@
+import FedgateCore
+import Foundation
+import Hummingbird
+import Signing
+
+/// `/userinfo` (OIDC Core §5.3): verifies the Bearer access token and returns its claims.
+extension Gateway {
+    func handleUserInfo(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        var token: String?
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+            token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        } else if request.method == .post {
+            token = try await parameters(request, context, includeQuery: false)["access_token"]
+        }
+        let challenge = "Bearer realm=\"fedgate\""
+        guard let token, !token.isEmpty, token.utf8.count <= 16384 else {
+            throw OAuthError(code: "invalid_request", description: "Missing bearer token.", status: .unauthorized, wwwAuthenticate: challenge)
+        }
+        let claims: TokenClaims
+        do { claims = try keys.snapshot.verify(token) } catch {
+            throw OAuthError(code: "invalid_token", description: "Invalid bearer token.", status: .unauthorized,
+                             wwwAuthenticate: challenge + ", error=\"invalid_token\"")
+        }
+        guard claims.iss == settings.issuer, claims.exp > now() else {
+            throw OAuthError(code: "invalid_token", description: "Expired or foreign bearer token.", status: .unauthorized,
+                             wwwAuthenticate: challenge + ", error=\"invalid_token\"")
+        }
+        var info = UserInfo(sub: claims.sub)
+        info.email = claims.email
+        info.email_verified = claims.emailVerified
+        info.name = claims.name
+        info.preferred_username = claims.preferredUsername
+        info.groups = claims.groups
+        return try Responses.json(info)
+    }
+
+    struct UserInfo: Encodable {
+        var sub: String
+        var email: String?
+        var email_verified: Bool?
+        var name: String?
+        var preferred_username: String?
+        var groups: [String]?
+    }
+}

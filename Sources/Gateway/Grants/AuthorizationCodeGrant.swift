@@ -1,0 +1,96 @@
+import Connectors
+import Crypto
+import FedgateCore
+import Foundation
+import Storage
+
+/// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
+extension Gateway {
+    func authorizationCodeGrant(_ params: FormParameters, client: Client, context: GatewayRequestContext) async throws -> TokenResponse {
+        guard let codeID = params["code"] else { throw OAuthError.invalidRequest.with(description: "Missing code parameter.") }
+        let code: AuthCode
+        do { code = try await storage.getAuthCode(id: codeID) } catch let e as StorageError where e.isNotFound {
+            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+        }
+        guard code.clientID == client.id else {
+            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+        }
+        guard code.expiry > now() else {
+            try? await storage.deleteAuthCode(id: code.id)
+            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+        }
+        guard params["redirect_uri"] == code.redirectURI else {
+            throw OAuthError.invalidGrant.with(description: "redirect_uri did not match the URI from the initial request.")
+        }
+        try Self.verifyPKCE(code.pkce, verifier: params["code_verifier"])
+
+        // Claim the code: exactly one exchange wins; a second one finds it gone.
+        do { try await storage.deleteAuthCode(id: code.id) } catch let e as StorageError where e.isNotFound {
+            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+        }
+        let request = TokenRequestContext(clientID: client.id, claims: code.claims, scopes: code.scopes, nonce: code.nonce,
+                                          connectorID: code.connectorID, authTime: code.authTime)
+        let issued = try issueTokens(request)
+        var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
+        if try await offersRefresh(scopes: code.scopes, connectorID: code.connectorID) {
+            response.refresh_token = try await createRefreshToken(request, connectorData: code.connectorData, authCodeID: code.id)
+        }
+        return response
+    }
+
+    /// RFC 7636 §4.6: S256 compares base64url(SHA-256(verifier)), plain compares directly.
+    static func verifyPKCE(_ pkce: PKCE, verifier: String?) throws {
+        guard !pkce.codeChallenge.isEmpty else {
+            if verifier != nil { throw OAuthError.invalidRequest.with(description: "No PKCE flow started. Cannot check code_verifier.") }
+            return
+        }
+        guard let verifier else { throw OAuthError.invalidGrant.with(description: "Expecting parameter code_verifier in PKCE flow.") }
+        guard (43...128).contains(verifier.utf8.count) else {
+            throw OAuthError.invalidGrant.with(description: "code_verifier must be 43 to 128 characters.")
+        }
+        let computed: String
+        switch pkce.codeChallengeMethod {
+        case "S256": computed = Base64URL.encode(SHA256.hash(data: Data(verifier.utf8)))
+        default: computed = verifier
+        }
+        guard ConstantTime.equals(computed, pkce.codeChallenge) else {
+            throw OAuthError.invalidGrant.with(description: "The code_verifier does not match the code_challenge.")
+        }
+    }
+
+    /// Dex: a refresh token only with `offline_access`, from a connector that can refresh and
+    /// allows the refresh grant.
+    func offersRefresh(scopes: [String], connectorID: String) async throws -> Bool {
+        guard scopes.contains(Scope.offlineAccess), settings.grantTypes.contains("refresh_token"),
+              let entry = connectors[connectorID], entry.connector is any RefreshConnector,
+              entry.allows(grantType: "refresh_token") else { return false }
+        return true
+    }
+
+    /// Creates a new token family and records it in the user's offline session.
+    func createRefreshToken(_ request: TokenRequestContext, connectorData: Data?, authCodeID: String) async throws -> String {
+        let issuedAt = now()
+        let token = RefreshToken(
+            id: IDs.newID(), token: IDs.newSecret(), createdAt: issuedAt, lastUsed: issuedAt, clientID: request.clientID,
+            connectorID: request.connectorID, connectorData: connectorData, claims: request.claims, scopes: request.scopes,
+            nonce: request.nonce, authCodeID: authCodeID, authTime: request.authTime
+        )
+        try await storage.createRefreshToken(token)
+        let ref = RefreshTokenRef(id: token.id, clientID: token.clientID, createdAt: issuedAt, lastUsed: issuedAt)
+        let userID = request.claims.userID
+        do {
+            try await storage.updateOfflineSession(userID: userID, connectorID: request.connectorID) {
+                $0.refresh[ref.id] = ref
+                $0.connectorData = connectorData
+            }
+        } catch let e as StorageError where e.isNotFound {
+            do {
+                try await storage.createOfflineSession(OfflineSession(userID: userID, connectorID: request.connectorID,
+                                                                      refresh: [ref.id: ref], connectorData: connectorData))
+            } catch let e as StorageError where e.isAlreadyExists {
+                try await storage.updateOfflineSession(userID: userID, connectorID: request.connectorID) { $0.refresh[ref.id] = ref }
+            }
+        }
+        return DexEncoding.refreshToken(id: token.id, token: token.token)
+    }
+}

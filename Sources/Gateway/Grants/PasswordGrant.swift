@@ -1,0 +1,58 @@
+import Connectors
+import FedgateCore
+import Foundation
+import Storage
+
+/// `grant_type=password` (RFC 6749 §4.3), enabled only when `oauth2.passwordConnector` names a
+/// password connector, as in Dex.
+extension Gateway {
+    func passwordGrant(_ params: FormParameters, client: Client, context: GatewayRequestContext) async throws -> TokenResponse {
+        guard let connectorID = settings.passwordConnector, let entry = connectors[connectorID],
+              let connector = entry.connector as? any PasswordConnector else {
+            throw OAuthError.unsupportedGrantType.with(description: "The password grant is not enabled.")
+        }
+        guard entry.allows(grantType: "password") else {
+            throw OAuthError.unauthorizedClient.with(description: "The connector does not allow the password grant.")
+        }
+        guard let username = params["username"], let password = params["password"] else {
+            throw OAuthError.invalidRequest.with(description: "Missing username or password parameter.")
+        }
+        let scopes = (params["scope"] ?? "openid").split(separator: " ").map(String.init)
+        guard scopes.contains(Scope.openID) else {
+            throw OAuthError.invalidScope.with(description: "Missing required scope(s) [\"openid\"].")
+        }
+        for scope in scopes where !Scope.known.contains(scope) {
+            if scope.hasPrefix(Scope.crossClientPrefix) {
+                let peerID = String(scope.dropFirst(Scope.crossClientPrefix.count))
+                guard let peer = try? await storage.getClient(id: peerID), peer.trustedPeers.contains(client.id) || peerID == client.id else {
+                    throw OAuthError.invalidScope.with(description: "Client \"\(peerID)\" does not trust this client.")
+                }
+            } else {
+                throw OAuthError.invalidScope.with(description: "Unrecognized scope \"\(scope)\".")
+            }
+        }
+        let identity: UpstreamIdentity?
+        do {
+            identity = try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(scopes))
+        } catch let e as ConnectorError {
+            if e.code == .unreachable {
+                throw OAuthError.temporarilyUnavailable.with(description: "The identity provider is unreachable; retry later.")
+            }
+            throw OAuthError.invalidGrant.with(description: "The identity provider refused the login.")
+        }
+        guard let identity else { throw OAuthError.invalidGrant.with(description: "Invalid username or password.") }
+        let claims: Claims
+        switch entry.mapper.map(identity) {
+        case .allowed(let c): claims = c
+        case .rejected(let reason): throw OAuthError.invalidGrant.with(description: reason)
+        }
+        let request = TokenRequestContext(clientID: client.id, claims: claims, scopes: scopes, nonce: params["nonce"] ?? "",
+                                          connectorID: entry.id, authTime: now())
+        let issued = try issueTokens(request)
+        var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
+        if try await offersRefresh(scopes: scopes, connectorID: entry.id) {
+            response.refresh_token = try await createRefreshToken(request, connectorData: identity.connectorData, authCodeID: "")
+        }
+        return response
+    }
+}

@@ -1,0 +1,152 @@
+import ClaimMapping
+import Connectors
+import FedgateCore
+import Foundation
+import Storage
+
+/// `grant_type=refresh_token` (RFC 6749 §6) with rotation, Dex's `reuseInterval`, and family
+/// revocation on replay (OAuth 2.1 §4.3.1, RFC 6819 §5.2.2.3).
+///
+/// A refresh token record is one family: its id is stable and its secret rotates. Presenting the
+/// previous secret within `reuseInterval` (a client retrying a lost response, or two replicas
+/// racing) returns the current token; presenting it later means the token leaked, so the whole
+/// family is revoked.
+extension Gateway {
+    func refreshTokenGrant(_ params: FormParameters, client: Client, context: GatewayRequestContext) async throws -> TokenResponse {
+        guard let presented = params["refresh_token"] else {
+            throw OAuthError.invalidRequest.with(description: "Missing refresh_token parameter.")
+        }
+        let invalid = OAuthError.invalidGrant.with(description: "Refresh token is invalid or has already been claimed by another client.")
+        guard let (id, secret) = DexEncoding.decodeRefreshToken(presented), !id.isEmpty, !secret.isEmpty else { throw invalid }
+        let record: RefreshToken
+        do { record = try await storage.getRefreshToken(id: id) } catch let e as StorageError where e.isNotFound { throw invalid }
+        guard record.clientID == client.id else { throw invalid }
+
+        let refresh = settings.refresh
+        let current = now()
+        let policy = RefreshExpiryPolicy(absoluteLifetime: refresh.absoluteLifetime, validIfNotUsedFor: refresh.validIfNotUsedFor)
+        if policy.isExpired(record, now: current) {
+            try await revokeFamily(record, reason: "expired", context: context)
+            throw OAuthError.invalidGrant.with(description: "Refresh token expired.")
+        }
+
+        var isReuse = false
+        if ConstantTime.equals(secret, record.token) {
+            isReuse = false
+        } else if !record.obsoleteToken.isEmpty, ConstantTime.equals(secret, record.obsoleteToken) {
+            guard refresh.reuseInterval > 0, current.timeIntervalSince(record.lastUsed) <= refresh.reuseInterval else {
+                try await revokeFamily(record, reason: "rotated-out token replayed", context: context)
+                throw invalid
+            }
+            isReuse = true
+        } else {
+            throw invalid
+        }
+
+        // Scopes may be narrowed, never widened (RFC 6749 §6).
+        var scopes = record.scopes
+        if let requested = params["scope"] {
+            let asked = requested.split(separator: " ").map(String.init)
+            let extra = asked.filter { !record.scopes.contains($0) }
+            guard extra.isEmpty else {
+                throw OAuthError.invalidScope.with(description: "Requested scopes \(extra) were not granted originally.")
+            }
+            scopes = asked
+        }
+
+        var claims = record.claims
+        var connectorData = record.connectorData
+        if !isReuse {
+            (claims, connectorData) = try await refreshUpstream(record, scopes: scopes, context: context)
+        }
+
+        // Compare-and-swap: only the holder of the current secret rotates it.
+        let newSecret = refresh.disableRotation ? record.token : IDs.newSecret()
+        let result = LockedBox<String?>(nil)
+        let reuseWindow = refresh.reuseInterval
+        let finalClaims = claims
+        let finalData = connectorData
+        try await mapRevoked {
+            try await storage.updateRefreshToken(id: id) { token in
+                if ConstantTime.equals(secret, token.token) {
+                    if newSecret != token.token {
+                        token.obsoleteToken = token.token
+                        token.token = newSecret
+                    }
+                    token.lastUsed = current
+                    token.claims = finalClaims
+                    token.connectorData = finalData
+                } else if !token.obsoleteToken.isEmpty, ConstantTime.equals(secret, token.obsoleteToken),
+                          reuseWindow > 0, current.timeIntervalSince(token.lastUsed) <= reuseWindow {
+                    // A concurrent request rotated first: hand out its token.
+                } else {
+                    throw invalid
+                }
+                result.value = token.token
+            }
+        }
+        guard let currentSecret = result.value else { throw invalid }
+        let userID = record.claims.userID
+        try? await storage.updateOfflineSession(userID: userID, connectorID: record.connectorID) { session in
+            session.refresh[id]?.lastUsed = current
+        }
+
+        let request = TokenRequestContext(clientID: client.id, claims: claims, scopes: scopes, nonce: record.nonce,
+                                          connectorID: record.connectorID, authTime: record.authTime)
+        let issued = try issueTokens(request)
+        return TokenResponse(
+            access_token: issued.accessToken, expires_in: issued.expiresIn,
+            refresh_token: DexEncoding.refreshToken(id: id, token: currentSecret), id_token: issued.idToken
+        )
+    }
+
+    /// A vanished record mid-update means the family was revoked concurrently.
+    func mapRevoked(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch let e as StorageError where e.isNotFound {
+            throw OAuthError.invalidGrant.with(description: "Refresh token is invalid or has already been claimed by another client.")
+        }
+    }
+
+    /// Asks the connector again, so removed users and groups take effect (Dex `RefreshConnector`).
+    /// "User gone" and "upstream refused" are `invalid_grant` (Dex #3971); unreachable is 503.
+    func refreshUpstream(_ record: RefreshToken, scopes: [String], context: GatewayRequestContext) async throws -> (Claims, Data?) {
+        guard let entry = connectors[record.connectorID] else {
+            throw OAuthError.invalidGrant.with(description: "The connector that issued this token no longer exists.")
+        }
+        guard let connector = entry.connector as? any RefreshConnector else { return (record.claims, record.connectorData) }
+        let previous = UpstreamIdentity(
+            userID: record.claims.userID, username: record.claims.username, preferredUsername: record.claims.preferredUsername,
+            email: record.claims.email, emailVerified: record.claims.emailVerified, groups: record.claims.groups,
+            connectorData: record.connectorData
+        )
+        let identity: UpstreamIdentity
+        do {
+            identity = try await connector.refresh(scopes: Scope.connectorScopes(scopes), identity: previous)
+        } catch let e as ConnectorError {
+            context.logger.info("upstream refresh failed", metadata: ["connector": .string(entry.id), "error": .string(e.reason)])
+            switch e.code {
+            case .unreachable:
+                throw OAuthError.temporarilyUnavailable.with(description: "The identity provider is unreachable; retry later.")
+            default:
+                try? await revokeFamily(record, reason: "upstream refused refresh", context: context)
+                throw OAuthError.invalidGrant.with(description: "The identity provider refused the refresh: \(e.reason)")
+            }
+        }
+        switch entry.mapper.map(identity) {
+        case .allowed(let claims): return (claims, identity.connectorData)
+        case .rejected(let reason):
+            try? await revokeFamily(record, reason: "claim mapping rejected", context: context)
+            throw OAuthError.invalidGrant.with(description: reason)
+        }
+    }
+
+    /// Deletes a token family and its offline-session reference.
+    func revokeFamily(_ record: RefreshToken, reason: String, context: GatewayRequestContext) async throws {
+        context.logger.warning("revoking refresh token family", metadata: ["client_id": .string(record.clientID), "reason": .string(reason)])
+        do { try await storage.deleteRefreshToken(id: record.id) } catch let e as StorageError where e.isNotFound {}
+        let id = record.id
+        try? await storage.updateOfflineSession(userID: record.claims.userID, connectorID: record.connectorID) { session in
+            session.refresh[id] = nil
+        }
+    }
+}

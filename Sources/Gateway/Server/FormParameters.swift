@@ -1,0 +1,68 @@
+import Foundation
+
+/// Decoded `application/x-www-form-urlencoded` parameters (query strings and POST bodies).
+///
+/// RFC 6749 §3.1 and §3.2: parameters sent without a value are treated as omitted, and a
+/// parameter MUST NOT be included more than once — `duplicates` lists those so the caller
+/// can refuse the request.
+public struct FormParameters: Sendable {
+    private var values: [String: String] = [:]
+    public private(set) var duplicates: [String] = []
+
+    public init() {}
+
+    public init(encoded: Substring) {
+        for pair in encoded.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = Self.decode(parts[0]), !key.isEmpty else { continue }
+            let value = parts.count > 1 ? (Self.decode(parts[1]) ?? "") : ""
+            if values[key] != nil { duplicates.append(key) }
+            values[key] = value
+        }
+    }
+
+    public init(encoded: String) { self.init(encoded: encoded[...]) }
+
+    /// Form decoding per the WHATWG URL standard: `+` is a space, then percent-decoding.
+    static func decode(_ s: Substring) -> String? {
+        String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    /// The value, or nil when absent or empty.
+    public subscript(_ key: String) -> String? {
+        guard let v = values[key], !v.isEmpty else { return nil }
+        return v
+    }
+
+    public var keys: Dictionary<String, String>.Keys { values.keys }
+
+    /// Merges `other` over these (later values win): used for POST /auth with a query string.
+    public func merging(_ other: FormParameters) -> FormParameters {
+        var copy = self
+        for (k, v) in other.values {
+            if copy.values[k] != nil { copy.duplicates.append(k) }
+            copy.values[k] = v
+        }
+        return copy
+    }
+
+    /// The longest value, to refuse oversized requests early.
+    public var longestValue: (key: String, length: Int)? {
+        values.max { $0.value.utf8.count < $1.value.utf8.count }.map { ($0.key, $0.value.utf8.count) }
+    }
+
+    /// Percent-encodes a value for a query component (RFC 3986 unreserved characters kept).
+    public static func encode(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    /// Appends parameters to a URL that may already carry a query (RFC 6749 §3.1.2: the redirect
+    /// URI's own query is retained).
+    public static func append(_ params: [(String, String)], to url: String, fragment: Bool = false) -> String {
+        let encoded = params.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
+        if fragment { return url + "#" + encoded }
+        return url + (url.contains("?") ? "&" : "?") + encoded
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Gives each request an id, adds the configured `web.headers`, and logs one line per request:
+/// method, path without the query (codes and tokens travel in queries), status, duration.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let logger: Logger
+    let extraHeaders: [(String, String)]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestID = request.headers[.init("X-Request-ID")!].flatMap { $0.count <= 64 && !$0.isEmpty ? $0 : nil } ?? IDsShort.make()
+        context.requestID = requestID
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        } catch {
+            logger.error("unhandled error", metadata: ["request_id": .string(requestID), "error": "\(error)"])
+            response = try OAuthError.serverError.response(from: request, context: context)
+        }
+        for (name, value) in extraHeaders {
+            if let field = HTTPField.Name(name) { response.headers[field] = value }
+        }
+        response.headers[.init("X-Request-ID")!] = requestID
+        let elapsed = ContinuousClock.now - start
+        let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        logger.debug("request", metadata: [
+            "request_id": .string(requestID),
+            "method": .string(request.method.rawValue),
+            "path": .string(request.uri.path),
+            "status": .stringConvertible(response.status.code),
+            "duration_ms": .string(String(format: "%.2f", ms)),
+            "client_remote_addr": .string(context.remoteAddress),
+        ])
+        return response
+    }
+}
+
+enum IDsShort {
+    static func make() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return String(UInt64.random(in: .min ... .max, using: &rng), radix: 16)
+    }
+}
+
+/// CORS for the machine endpoints, from `web.allowedOrigins` / `web.allowedHeaders` (Dex uses
+/// gorilla's handler the same way). `*` allows any origin.
+struct CORSPolicy: Sendable {
+    let allowedOrigins: [String]
+    let allowedHeaders: [String]
+
+    func allowedOrigin(_ request: Request) -> String? {
+        guard !allowedOrigins.isEmpty, let origin = request.headers[.origin] else { return nil }
+        if allowedOrigins.contains("*") { return "*" }
+        return allowedOrigins.contains(origin) ? origin : nil
+    }
+
+    func apply(_ request: Request, _ response: Response) -> Response {
+        guard let origin = allowedOrigin(request) else { return response }
+        var response = response
+        response.headers[.accessControlAllowOrigin] = origin
+        if origin != "*" { response.headers[.vary] = "Origin" }
+        return response
+    }
+
+    func preflight(_ request: Request) -> Response {
+        guard let origin = allowedOrigin(request) else { return Response(status: .noContent) }
+        let headers = (allowedHeaders.isEmpty ? ["Authorization"] : allowedHeaders).joined(separator: ", ")
+        var response = Response(status: .noContent)
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+        response.headers[.accessControlAllowHeaders] = headers
+        response.headers[.accessControlMaxAge] = "600"
+        if origin != "*" { response.headers[.vary] = "Origin" }
+        return response
+    }
+}

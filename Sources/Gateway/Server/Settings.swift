@@ -1,0 +1,35 @@
+import Foundation
+
+/// What the flows read from the config, resolved once at start (durations in seconds).
+struct Settings: Sendable {
+    var issuer: String
+    var issuerPath: String
+    var idTokenLifetime: TimeInterval
+    var authRequestLifetime: TimeInterval
+    var authCodeLifetime: TimeInterval
+    var refresh: RefreshSettings
+    var responseTypes: Set<String>
+    var grantTypes: Set<String>
+    var skipApprovalScreen: Bool
+    var alwaysShowLoginScreen: Bool
+    var passwordConnector: String?
+    var pkceEnforced: Bool
+    var pkceMethods: [String]
+    var allowedOrigins: [String]
+    var allowedHeaders: [String]
+    var extraHeaders: [(String, String)]
+    var signingAlgorithm: String
+
+    struct RefreshSettings: Sendable {
+        var disableRotation: Bool
+        var reuseInterval: TimeInterval
+        var validIfNotUsedFor: TimeInterval
+        var absoluteLifetime: TimeInterval
+    }
+
+    /// Largest accepted parameter value; real ones are far shorter (RFC 6749 leaves it open).
+    static let maxParameterLength = 4096
+
+    func url(_ path: String) -> String { issuer + path }
+    func path(_ path: String) -> String { issuerPath + path }
+}

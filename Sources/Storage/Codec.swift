@@ -1,0 +1,64 @@
+import Foundation
+
+/// The JSON and time encodings persistent backends use for object bodies.
+///
+/// Times are stored as UTC Unix time at microsecond precision, never as local wall-clock
+/// strings, so the process time zone (`TZ=Asia/Kolkata`) cannot change what is written or how
+/// expiries compare. Inside JSON bodies a time is a number of Unix seconds with a fractional
+/// part (`1700000000.123456`); indexed columns hold whole Unix microseconds as integers, so
+/// SQL comparisons are exact.
+///
+/// Any `Date` whose Unix time is a whole number of microseconds (in particular every date
+/// rounded to the millisecond, as the conformance suite uses) reads back `==` to what was written.
+public enum StorageCodec {
+    /// Unix time in whole microseconds (rounded to nearest).
+    public static func microseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    /// The date for a Unix time in microseconds.
+    ///
+    /// `Double(us) / 1e6` is the correctly rounded value of the exact rational, the same double
+    /// `Date(timeIntervalSince1970: ms / 1000)` was made from, so millisecond dates round-trip exactly.
+    public static func date(microseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+
+    /// A JSON encoder writing dates as Unix seconds with a microsecond fraction.
+    public static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Double(microseconds(date)) / 1_000_000)
+        }
+        return encoder
+    }
+
+    /// The decoder matching `makeEncoder()`.
+    public static func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let seconds = try decoder.singleValueContainer().decode(Double.self)
+            // The stored double is within half an ulp (~0.1 µs) of the microsecond value, so
+            // rounding recovers the exact microsecond count.
+            return date(microseconds: Int64((seconds * 1_000_000).rounded()))
+        }
+        return decoder
+    }
+
+    /// Encodes an object body as JSON text.
+    public static func encode<T: Encodable>(_ value: T) throws -> String {
+        let data = try makeEncoder().encode(value)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Decodes an object body; a body that does not decode is reported as corrupt storage.
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        do {
+            return try makeDecoder().decode(type, from: Data(text.utf8))
+        } catch {
+            throw StorageError.corrupt("cannot decode stored \(T.self): \(error)")
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// The one storage protocol every backend implements.
+///
+/// Updates take an `inout` updater that may run more than once (a backend retries it after a
+/// lost compare-and-swap), so updaters must be pure functions of the value they are given.
+/// An updater that throws aborts the update and the error propagates unchanged.
+/// Reads of a missing object throw `StorageError.notFound`; creates of an existing key throw
+/// `StorageError.alreadyExists`.
+/// The narrow slice of storage that key rotation needs (so `Signing` can be tested alone).
+public protocol KeyStorage: Sendable {
+    /// Returns an empty `Keys()` when none were stored yet.
+    func getKeys() async throws -> Keys
+    /// Compare-and-swap update of the keys singleton; the updater may run several times.
+    func updateKeys(_ update: @escaping @Sendable (inout Keys) throws -> Void) async throws
+}
+
+public protocol GatewayStorage: KeyStorage {
+    // Clients
+    func createClient(_ client: Client) async throws
+    func getClient(id: String) async throws -> Client
+    func updateClient(id: String, _ update: @escaping @Sendable (inout Client) throws -> Void) async throws
+    func deleteClient(id: String) async throws
+    func listClients() async throws -> [Client]
+
+    // Auth requests
+    func createAuthRequest(_ request: AuthRequest) async throws
+    func getAuthRequest(id: String) async throws -> AuthRequest
+    func updateAuthRequest(id: String, _ update: @escaping @Sendable (inout AuthRequest) throws -> Void) async throws
+    func deleteAuthRequest(id: String) async throws
+
+    // Auth codes (no update: codes are immutable)
+    func createAuthCode(_ code: AuthCode) async throws
+    func getAuthCode(id: String) async throws -> AuthCode
+    func deleteAuthCode(id: String) async throws
+
+    // Refresh tokens
+    func createRefreshToken(_ token: RefreshToken) async throws
+    func getRefreshToken(id: String) async throws -> RefreshToken
+    func updateRefreshToken(id: String, _ update: @escaping @Sendable (inout RefreshToken) throws -> Void) async throws
+    func deleteRefreshToken(id: String) async throws
+    func listRefreshTokens() async throws -> [RefreshToken]
+
+    // Offline sessions, keyed by (userID, connectorID)
+    func createOfflineSession(_ session: OfflineSession) async throws
+    func getOfflineSession(userID: String, connectorID: String) async throws -> OfflineSession
+    func updateOfflineSession(userID: String, connectorID: String, _ update: @escaping @Sendable (inout OfflineSession) throws -> Void) async throws
+    func deleteOfflineSession(userID: String, connectorID: String) async throws
+    func listOfflineSessions(userID: String) async throws -> [OfflineSession]
+
+    // Passwords, keyed by lower-cased email
+    func createPassword(_ password: Password) async throws
+    func getPassword(email: String) async throws -> Password
+    func updatePassword(email: String, _ update: @escaping @Sendable (inout Password) throws -> Void) async throws
+    func deletePassword(email: String) async throws
+    func listPasswords() async throws -> [Password]
+
+    // Connectors
+    func createConnector(_ connector: ConnectorRecord) async throws
+    func getConnector(id: String) async throws -> ConnectorRecord
+    func updateConnector(id: String, _ update: @escaping @Sendable (inout ConnectorRecord) throws -> Void) async throws
+    func deleteConnector(id: String) async throws
+    func listConnectors() async throws -> [ConnectorRecord]
+
+    // Device flow
+    func createDeviceRequest(_ request: DeviceRequest) async throws
+    func getDeviceRequest(userCode: String) async throws -> DeviceRequest
+    func createDeviceToken(_ token: DeviceToken) async throws
+    func getDeviceToken(deviceCode: String) async throws -> DeviceToken
+    func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws
+
+    /// Removes expired auth requests, auth codes, device requests and tokens, refresh tokens that
+    /// `refreshPolicy` says are expired, and offline sessions left with no refresh token.
+    func garbageCollect(now: Date, refreshPolicy: RefreshExpiryPolicy) async throws -> GarbageCollectionResult
+
+    /// Cheap reachability check for `/healthz`.
+    func healthCheck() async throws
+
+    func close() async throws
+}

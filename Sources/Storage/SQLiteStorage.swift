@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import SQLiteNIO
+
+/// A single-file backend over SQLite (Dex's `sqlite3` storage), through vapor/sqlite-nio.
+///
+/// One connection serves every call. sqlite-nio runs each statement on its thread pool, so no
+/// event loop ever blocks on disk. Because a transaction is several awaited statements, every
+/// use of the connection is serialised by a FIFO `SQLiteTransactionLock` (an actor would
+/// interleave transactions at each `await`). Updates are read-modify-write inside one
+/// `BEGIN IMMEDIATE … COMMIT`, so they are atomic against this process and against any other
+/// process using the same file; the updater runs exactly once and a throwing updater rolls back.
+///
+/// The file is put in WAL mode with `synchronous=NORMAL` (a commit is durable once the WAL is
+/// checkpointed or the OS flushes it; a crash never corrupts the database), a busy timeout for
+/// other processes, and foreign keys off. Times are stored as UTC Unix microseconds
+/// (`StorageCodec`), so the process time zone never matters.
+///
+/// Call `close()` when done: sqlite-nio asserts in debug builds when a connection is dropped open.
+public final class SQLiteStorage: GatewayStorage {
+    /// How long a statement waits for another process's lock before failing as unavailable.
+    public static let busyTimeoutMilliseconds = 5_000
+    /// Rows garbage collection deletes per statement (and per transaction), so a large store is
+    /// cleaned in many short steps instead of one long write lock.
+    static let gcPageSize = 500
+
+    let connection: SQLiteConnection
+    let lock = SQLiteTransactionLock()
+    let logger: Logger
+
+    private init(connection: SQLiteConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    deinit {
+        // Safety net for a storage dropped without `close()`: the close future keeps the
+        // connection alive until the handle is released on the thread pool.
+        if !connection.isClosed { _ = connection.close() }
+    }
+
+    /// Opens (creating if needed) the database at `file` and brings its schema up to date.
+    /// - Parameter file: a file path, or `":memory:"` for a private in-memory database.
+    public static func open(file: String, logger: Logger) async throws -> SQLiteStorage {
+        let storage: SQLiteConnection.Storage = file == ":memory:" ? .memory : .file(path: file)
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: storage, logger: logger)
+        } catch {
+            throw StorageError.unavailable("cannot open SQLite database at \(file): \(error)")
+        }
+        let store = SQLiteStorage(connection: connection, logger: logger)
+        do {
+            try await store.configure(file: file)
+            try await SQLiteMigrations.run(on: store)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        return store
+    }
+
+    private func configure(file: String) async throws {
+        try await withConnection {
+            // busy_timeout replaces sqlite-nio's default busy handler, which retries forever.
+            _ = try await self.execute("PRAGMA busy_timeout = \(Self.busyTimeoutMilliseconds)")
+            _ = try await self.execute("PRAGMA foreign_keys = OFF")
+            let mode = try await self.execute("PRAGMA journal_mode = WAL").first?.column("journal_mode")?.string
+            if file != ":memory:", mode?.lowercased() != "wal" {
+                self.logger.warning("SQLite did not enable WAL", metadata: ["journal_mode": "\(mode ?? "unknown")"])
+            }
+            _ = try await self.execute("PRAGMA synchronous = NORMAL")
+        }
+    }
+
+    /// The connection's journal mode (`"wal"` for a file, `"memory"` for `":memory:"`).
+    public func journalMode() async throws -> String {
+        try await withConnection {
+            try await self.execute("PRAGMA journal_mode").first?.column("journal_mode")?.string ?? ""
+        }
+    }
+
+    /// The highest schema migration applied to this database.
+    public func schemaVersion() async throws -> Int {
+        try await withConnection {
+            Int(try await self.execute("SELECT MAX(version) AS v FROM migrations").first?.column("v")?.integer ?? 0)
+        }
+    }
+
+    public func healthCheck() async throws {
+        try await withConnection { _ = try await self.execute("SELECT 1") }
+    }
+
+    public func close() async throws {
+        try await lock.withLock {
+            guard !connection.isClosed else { return }
+            do {
+                try await connection.close()
+            } catch {
+                throw Self.storageError(error)
+            }
+        }
+    }
+
+    // MARK: Serialised access
+
+    /// Runs `body` with exclusive use of the connection (no transaction).
+    func withConnection<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await lock.withLock {
+            guard !connection.isClosed else { throw StorageError.unavailable("SQLite storage is closed") }
+            return try await body()
+        }
+    }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if anything throws.
+    ///
+    /// `IMMEDIATE` takes the write lock up front, so a read-modify-write never has to upgrade
+    /// a read lock (which could fail with `SQLITE_BUSY` mid-transaction).
+    func transaction<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withConnection {
+            _ = try await self.execute("BEGIN IMMEDIATE")
+            do {
+                let value = try await body()
+                _ = try await self.execute("COMMIT")
+                return value
+            } catch {
+                do {
+                    _ = try await self.execute("ROLLBACK")
+                } catch {
+                    self.logger.error("SQLite rollback failed", metadata: ["error": "\(error)"])
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Runs one statement; callers must hold the lock (`withConnection` or `transaction`).
+    @discardableResult
+    func execute(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        do {
+            return try await connection.query(sql, binds)
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
+    /// Maps driver errors onto `StorageError` (the bound values never appear in messages).
+    static func storageError(_ error: any Error) -> any Error {
+        guard let error = error as? SQLiteError else { return error }
+        switch error.reason {
+        case .corrupt, .notADatabase, .corruptIndex, .corruptSequenceSchema, .corruptVirtualTable:
+            return StorageError.corrupt("sqlite: \(error.message)")
+        case .constraintPrimaryKeyFailed, .constraintUniqueFailed:
+            return StorageError.alreadyExists
+        default:
+            return StorageError.unavailable("sqlite: \(error.message)")
+        }
+    }
+}

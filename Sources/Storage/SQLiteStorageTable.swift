@@ -1,0 +1,111 @@
+import Foundation
+import SQLiteNIO
+
+/// How one object type maps onto its table: key columns, indexed columns and the JSON body.
+///
+/// The SQL is built only from these constant names; every value is a bound parameter.
+struct SQLiteTable<Object: Codable & Sendable>: Sendable {
+    let name: String
+    let keyColumns: [String]
+    let key: @Sendable (Object) -> [SQLiteData]
+    /// Columns kept in step with the body so queries can use them (e.g. `expiry_us`).
+    let indexColumns: [String]
+    let indexValues: @Sendable (Object) -> [SQLiteData]
+    let orderBy: String
+
+    init(
+        _ name: String, keyColumns: [String], key: @escaping @Sendable (Object) -> [SQLiteData],
+        indexColumns: [String] = [], indexValues: @escaping @Sendable (Object) -> [SQLiteData] = { _ in [] },
+        orderBy: String? = nil
+    ) {
+        self.name = name; self.keyColumns = keyColumns; self.key = key
+        self.indexColumns = indexColumns; self.indexValues = indexValues
+        self.orderBy = orderBy ?? keyColumns.joined(separator: ", ")
+    }
+
+    var keyPredicate: String { keyColumns.map { "\($0) = ?" }.joined(separator: " AND ") }
+}
+
+extension SQLiteData {
+    /// A time column value: UTC Unix microseconds.
+    static func time(_ date: Date) -> SQLiteData { .integer(SQLiteInt64(StorageCodec.microseconds(date))) }
+}
+
+// Row operations. Callers hold the connection lock (`withConnection` or `transaction`).
+extension SQLiteStorage {
+    /// Inserts unless the key is taken; returns whether a row was written.
+    func insertRow<O>(_ table: SQLiteTable<O>, _ object: O) async throws -> Bool {
+        let columns = table.keyColumns + table.indexColumns + ["data"]
+        let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        let binds = table.key(object) + table.indexValues(object) + [.text(try StorageCodec.encode(object))]
+        let rows = try await execute(
+            "INSERT INTO \(table.name) (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) "
+                + "ON CONFLICT DO NOTHING RETURNING 1 AS inserted",
+            binds
+        )
+        return !rows.isEmpty
+    }
+
+    func selectRow<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> O? {
+        let rows = try await execute("SELECT data FROM \(table.name) WHERE \(table.keyPredicate)", key)
+        return try rows.first.map { try decodeBody(O.self, $0) }
+    }
+
+    func selectRows<O>(_ table: SQLiteTable<O>, where predicate: String? = nil, _ binds: [SQLiteData] = []) async throws -> [O] {
+        let filter = predicate.map { " WHERE \($0)" } ?? ""
+        let rows = try await execute("SELECT data FROM \(table.name)\(filter) ORDER BY \(table.orderBy)", binds)
+        return try rows.map { try decodeBody(O.self, $0) }
+    }
+
+    /// Rewrites the body and index columns of an existing row.
+    func updateRow<O>(_ table: SQLiteTable<O>, _ object: O) async throws {
+        let sets = (table.indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")
+        let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))] + table.key(object)
+        try await execute("UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate)", binds)
+    }
+
+    /// Deletes by key; returns whether a row existed.
+    func deleteRow<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> Bool {
+        !(try await execute("DELETE FROM \(table.name) WHERE \(table.keyPredicate) RETURNING 1 AS deleted", key)).isEmpty
+    }
+
+    private func decodeBody<O: Decodable>(_ type: O.Type, _ row: SQLiteRow) throws -> O {
+        guard let text = row.column("data")?.string else { throw StorageError.corrupt("\(O.self) row has no body") }
+        return try StorageCodec.decode(type, from: text)
+    }
+
+    // MARK: Whole operations (each takes the lock itself)
+
+    func create<O>(_ table: SQLiteTable<O>, _ object: O) async throws {
+        let inserted = try await withConnection { try await insertRow(table, object) }
+        guard inserted else { throw StorageError.alreadyExists }
+    }
+
+    func get<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> O {
+        guard let object = try await withConnection({ try await selectRow(table, key: key) }) else {
+            throw StorageError.notFound
+        }
+        return object
+    }
+
+    func list<O>(_ table: SQLiteTable<O>, where predicate: String? = nil, _ binds: [SQLiteData] = []) async throws -> [O] {
+        try await withConnection { try await selectRows(table, where: predicate, binds) }
+    }
+
+    /// Read-modify-write in one transaction; the updater must keep the key.
+    func update<O>(_ table: SQLiteTable<O>, key: [SQLiteData], _ update: (inout O) throws -> Void) async throws {
+        try await transaction {
+            guard var object = try await selectRow(table, key: key) else { throw StorageError.notFound }
+            try update(&object)
+            guard table.key(object) == key else {
+                throw StorageError.corrupt("an updater must not change the object's key")
+            }
+            try await updateRow(table, object)
+        }
+    }
+
+    func delete<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws {
+        let deleted = try await withConnection { try await deleteRow(table, key: key) }
+        guard deleted else { throw StorageError.notFound }
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+
+/// `fedgate`: serve, validate and version, with Dex's flags.
+struct Fedgate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fedgate",
+        abstract: "A Dex-compatible OpenID Connect identity federation gateway.",
+        version: FedgateVersion.string,
+        subcommands: [Serve.self, Validate.self, Version.self]
+    )
+}
+
+enum FedgateVersion {
+    static let string = "0.1.0"
+}
+
+/// Loads a config file, printing one line per problem and exiting 2 on any.
+func loadConfig(_ file: String) throws -> FedgateConfig {
+    do {
+        return try FedgateConfig.load(path: file)
+    } catch let errors as ConfigErrors {
+        FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+        throw ExitCode(2)
+    } catch {
+        FileHandle.standardError.write(Data("\(file): \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the OpenID Connect provider described by a config file.")
+
+    @Option(name: .customLong("web-http-addr"), help: "Override web.http (host:port).")
+    var webHTTPAddr: String?
+
+    @Option(name: .customLong("web-https-addr"), help: "Override web.https (host:port).")
+    var webHTTPSAddr: String?
+
+    @Argument(help: "The config file (Dex's config.yaml schema).")
+    var file: String
+
+    func run() async throws {
+        var config = try loadConfig(file)
+        if let webHTTPAddr { config.web.http = webHTTPAddr }
+        if let webHTTPSAddr { config.web.https = webHTTPSAddr }
+        let level = FedgateLogHandler.level(named: config.logger.level)
+        let format: FedgateLogHandler.Format = config.logger.format == "json" ? .json : .text
+        LoggingSystem.bootstrap { label in FedgateLogHandler(label: label, level: level, format: format) }
+        let logger = Logger(label: "fedgate")
+        logger.info("starting fedgate", metadata: ["version": .string(FedgateVersion.string), "config": .string(file), "issuer": .string(config.issuer)])
+        let gateway: Gateway
+        do {
+            gateway = try await Gateway.make(config: config, logger: logger)
+        } catch let errors as ConfigErrors {
+            FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+            throw ExitCode(2)
+        } catch {
+            logger.critical("failed to start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let server = GatewayServer(gateway: gateway, httpAddress: config.web.http, httpsAddress: config.web.https,
+                                   tlsCert: config.web.tlsCert, tlsKey: config.web.tlsKey)
+        do {
+            try await server.run()
+        } catch {
+            logger.critical("server failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a config file and report every problem (exit 2 if any).")
+
+    @Argument(help: "The config file.")
+    var file: String
+
+    func run() async throws {
+        _ = try loadConfig(file)
+        print("\(file): ok")
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() {
+        #if arch(x86_64)
+        let arch = "amd64"
+        #else
+        let arch = "arm64"
+        #endif
+        print("fedgate version: \(FedgateVersion.string)\nplatform: linux/\(arch)")
+    }
+}
+
+await Fedgate.main()

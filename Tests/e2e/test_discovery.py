@@ -1,0 +1,110 @@
+"""Discovery (OIDC Discovery 1.0 §3/§4), the JWKS (RFC 7517), CORS and /healthz."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from e2e_support.oidc import new_session
+
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+def test_healthz_answers_ok(server):
+    resp = new_session().get(server.url("/healthz"), timeout=10)
+    assert resp.status_code == 200
+
+
+def test_discovery_document_has_dex_fields(server):
+    resp = new_session().get(server.url("/.well-known/openid-configuration"), timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("application/json")
+    doc = resp.json()
+    issuer = server.issuer
+    # §4.3: the issuer in the document must be exactly the configured one.
+    assert doc["issuer"] == issuer
+    assert doc["authorization_endpoint"] == issuer + "/auth"
+    assert doc["token_endpoint"] == issuer + "/token"
+    assert doc["jwks_uri"] == issuer + "/keys"
+    assert doc["userinfo_endpoint"] == issuer + "/userinfo"
+    assert "code" in doc["response_types_supported"]
+    assert doc["subject_types_supported"] == ["public"]
+    assert "RS256" in doc["id_token_signing_alg_values_supported"]
+    assert {"S256", "plain"} <= set(doc["code_challenge_methods_supported"])
+    assert {"openid", "email", "groups", "profile", "offline_access"} <= set(doc["scopes_supported"])
+    assert {"client_secret_basic", "client_secret_post"} <= set(doc["token_endpoint_auth_methods_supported"])
+    assert {"iss", "sub", "aud", "iat", "exp", "email", "email_verified", "name", "groups", "at_hash"} <= set(
+        doc["claims_supported"]
+    )
+    # oauth2.passwordConnector is set in the base config, so the password grant is advertised.
+    assert {"authorization_code", "refresh_token", "password"} <= set(doc["grant_types_supported"])
+
+
+def test_discovery_omits_password_grant_without_password_connector(fedgate):
+    srv = fedgate({"oauth2": {"passwordConnector": None}})
+    doc = new_session().get(srv.url("/.well-known/openid-configuration"), timeout=10).json()
+    assert "password" not in doc["grant_types_supported"]
+    assert {"authorization_code", "refresh_token"} <= set(doc["grant_types_supported"])
+
+
+def test_keys_publish_rsa_public_keys_with_cache_headers(server):
+    resp = new_session().get(server.url("/keys"), timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("application/json")
+    keys = resp.json()["keys"]
+    assert keys, "JWKS is empty"
+    for key in keys:
+        assert key["kty"] == "RSA"
+        assert key["use"] == "sig"
+        assert key["alg"] == "RS256"
+        assert key["kid"]
+        assert key["n"] and key["e"]
+        # Never the private half (RFC 7518 §6.3.2 members).
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key), f"private key material in {key['kid']}"
+    assert len({k["kid"] for k in keys}) == len(keys), "duplicate kids"
+    cache = resp.headers.get("Cache-Control", "")
+    match = re.search(r"max-age=(\d+)", cache)
+    assert match and int(match.group(1)) > 0, f"Cache-Control {cache!r} lacks max-age"
+    assert "must-revalidate" in cache
+
+
+@pytest.fixture(scope="module")
+def cors_server(module_fedgate):
+    return module_fedgate({"web": {"allowedOrigins": [ALLOWED_ORIGIN]}})
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/keys"])
+def test_cors_allows_configured_origin(cors_server, path):
+    resp = new_session().get(cors_server.url(path), headers={"Origin": ALLOWED_ORIGIN}, timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/keys"])
+def test_cors_ignores_other_origins(cors_server, path):
+    resp = new_session().get(cors_server.url(path), headers={"Origin": "https://evil.example.net"}, timeout=10)
+    assert resp.status_code == 200
+    assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+def test_cors_preflight_on_token_endpoint(cors_server):
+    resp = new_session().options(
+        cors_server.url("/token"),
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization",
+        },
+        timeout=10,
+    )
+    assert resp.status_code in (200, 204)
+    assert resp.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
+
+
+def test_no_cors_headers_without_allowed_origins(server):
+    resp = new_session().get(
+        server.url("/.well-known/openid-configuration"), headers={"Origin": ALLOWED_ORIGIN}, timeout=10
+    )
+    assert resp.status_code == 200
+    assert "Access-Control-Allow-Origin" not in resp.headers
