@@ -122,7 +122,7 @@ public enum BCrypt {
             crypt_gensalt_rn("$2b$", UInt(cost), nil, 0, buffer.baseAddress, Int32(buffer.count))
         }
         guard made != nil else { throw BCryptError("libcrypt could not generate a bcrypt salt") }
-        let setting = String(cString: settingBuffer)
+        let setting = String(decoding: settingBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard let result = crypt(password: password, setting: setting), self.cost(of: result) == cost else {
             throw BCryptError("libcrypt could not hash the password")
         }

@@ -15,6 +15,4 @@ final class Locked<Value>: @unchecked Sendable {
         defer { lock.unlock() }
         return try body(&value)
     }
-
-    var current: Value { withLock { $0 } }
 }

@@ -57,6 +57,14 @@ struct ConfigParser {
         }
     }
 
+    /// Decodes a single top-level value: `.some(nil)` when absent or null, nil when it failed
+    /// to decode (the problem is recorded).
+    mutating func decodeValue<T: Decodable>(_ type: T.Type, from node: Node?, at path: String) -> T?? {
+        guard let node, !Self.isNull(node) else { return .some(nil) }
+        guard let value = decode(type, from: node, at: path) else { return nil }
+        return .some(value)
+    }
+
     /// Decodes an optional section: a missing or null node gives `T.init()`-like `empty`.
     mutating func decodeSection<T: Decodable>(_ type: T.Type, from node: Node?, at path: String, empty: T) -> T? {
         guard let node, !Self.isNull(node) else { return empty }

@@ -66,7 +66,7 @@ enum ConfigPath {
         case is Double.Type, is Float.Type, is Decimal.Type: return "number"
         case is Node.Mapping.Type: return "mapping"
         case is Node.Sequence.Type: return "list"
-        case is Node.Scalar.Type: return "single value (string, number or boolean)"
+        case is Node.Scalar.Type: return "a single value, not a list or mapping"
         case is URL.Type: return "URL"
         default:
             let name = String(describing: type)

@@ -6,7 +6,7 @@ import Yams
 /// Dex: match keys case-insensitively (`redirectUris` finds `redirectURIs`) and, only when
 /// `DEX_CONFIG_DISALLOW_UNKNOWN_FIELDS`/`FEDGATE_CONFIG_DISALLOW_UNKNOWN_FIELDS` is true, report
 /// keys nobody reads. Blocks owned by someone else (connector configs, headers, `extra`) are `.any`.
-indirect enum KeySchema {
+indirect enum KeySchema: Sendable {
     case object([String: KeySchema])
     case list(KeySchema)
     case any

@@ -89,19 +89,6 @@ public enum GoDuration {
         return Int64(total)
     }
 
-    /// Formats seconds the way Go's `Duration.String` would for whole units ("6h0m0s" -> "6h").
-    /// Only used in messages, so it favours readability over Go's exact output.
-    public static func format(_ seconds: TimeInterval) -> String {
-        var rest = Int64((seconds * 1_000).rounded())
-        if rest == 0 { return "0s" }
-        var parts: [String] = []
-        for (unit, ms) in [("h", Int64(3_600_000)), ("m", 60_000), ("s", 1_000), ("ms", 1)] where rest >= ms {
-            parts.append("\(rest / ms)\(unit)")
-            rest %= ms
-        }
-        return parts.joined()
-    }
-
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
 
     /// Consumes leading digits; nil on overflow past 2^63 (Go's `errLeadingInt`).

@@ -27,19 +27,32 @@ struct PagesFileLoader {
         }
     }
 
-    /// Locates the bundled `Web` folder. SwiftPM's generated `Bundle.module` looks for
-    /// `fedgate_Gateway.resources` next to the executable first (so an installed `fedgate` works
-    /// from any working directory), then in the build folder.
+    /// Locates the bundled `Web` folder (`Sources/Gateway/Web`, a `.copy` resource).
+    ///
+    /// SwiftPM installs it as `fedgate_Gateway.resources/Web` next to the executable, so that
+    /// directory is tried first, also behind a symlinked binary (`/usr/local/bin/fedgate` ->
+    /// `/opt/fedgate/fedgate`). Only then is `Bundle.module` asked, which adds the build folder
+    /// (development and tests) but traps if neither place exists.
     static func bundledWebRoot() throws -> URL {
+        let bundleName = "fedgate_Gateway.resources"
+        var directories = [Bundle.main.bundleURL]
+        if let executable = Bundle.main.executableURL {
+            directories.append(executable.resolvingSymlinksInPath().deletingLastPathComponent())
+        }
+        for directory in directories {
+            let web = directory.appendingPathComponent(bundleName, isDirectory: true).appendingPathComponent("Web", isDirectory: true)
+            if isDirectory(web.path) { return web }
+        }
+        let module = Bundle.module
         let candidates = [
-            Bundle.module.url(forResource: "Web", withExtension: nil),
-            Bundle.module.resourceURL?.appendingPathComponent("Web", isDirectory: true),
-            Bundle.module.bundleURL.appendingPathComponent("Web", isDirectory: true),
+            module.url(forResource: "Web", withExtension: nil),
+            module.resourceURL?.appendingPathComponent("Web", isDirectory: true),
+            module.bundleURL.appendingPathComponent("Web", isDirectory: true),
         ]
         for case let url? in candidates where isDirectory(url.path) {
             return url
         }
-        throw PagesError(.missingBundle, "the bundled web files (fedgate_Gateway.resources/Web) were not found next to the executable at \(Bundle.module.bundleURL.path)")
+        throw PagesError(.missingBundle, "the bundled web files (\(bundleName)/Web) are missing from \(module.bundleURL.path)")
     }
 
     /// The theme folder names available in either root, for error messages.

@@ -19,7 +19,7 @@ extension Gateway {
             Password(email: $0.email, hash: $0.hash, username: $0.username, name: $0.name,
                      preferredUsername: $0.preferredUsername, emailVerified: $0.emailVerified, userID: $0.userID, groups: $0.groups)
         }
-        let storage = StaticOverlayStorage(base: backend, clients: clients, passwords: passwords)
+        let storage = StaticOverlayStorage(backend: backend, clients: clients, passwords: passwords)
 
         let environment = ConnectorEnvironment(
             logger: logger, passwordDirectory: StoragePasswordDirectory(storage: storage),

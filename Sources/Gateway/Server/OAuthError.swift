@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -47,7 +48,7 @@ public struct OAuthError: Error, HTTPResponseError, Sendable, Equatable, CustomS
         var body: [String: String] = ["error": code]
         if !errorDescription.isEmpty { body["error_description"] = errorDescription }
         let data = (try? JSONEncoder.sorted.encode(body)) ?? Data("{\"error\":\"server_error\"}".utf8)
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"]
         if let wwwAuthenticate { headers[.wwwAuthenticate] = wwwAuthenticate }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

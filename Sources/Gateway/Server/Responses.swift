@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -20,7 +21,7 @@ enum Responses {
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, cacheControl: String = "no-store") throws -> Response {
         let data = try JSONEncoder.sorted.encode(value)
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: cacheControl]
-        if cacheControl == "no-store" { headers[.pragma] = "no-cache" }
+        if cacheControl == "no-store" { headers[HTTPField.Name("Pragma")!] = "no-cache" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

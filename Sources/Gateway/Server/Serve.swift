@@ -8,7 +8,7 @@ import Storage
 
 /// Runs the gateway: the HTTP and/or HTTPS listeners, key rotation and garbage collection, in one
 /// service group that shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish first).
-public struct GatewayServer {
+public struct GatewayServer: Sendable {
     public let gateway: Gateway
     public let httpAddress: String?
     public let httpsAddress: String?

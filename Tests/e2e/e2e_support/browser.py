@@ -149,14 +149,33 @@ class Browser:
         password: str | None = None,
         connector: str | None = None,
         approve: bool = True,
-        max_steps: int = 25,
     ) -> Arrival:
         """Starts at auth_url and walks pages and redirects until redirect_uri is reached.
 
         connector: on the chooser page, follow the link to /auth/<connector>.
         login/password: filled into <form id="login-form"> when one is shown.
-        approve: press Grant Access on <form id="approve-form"> when shown.
+        approve: press Grant Access on <form id="approve-form"> when shown (else fail).
         """
+        result = self._walk(auth_url, redirect_uri, login, password, connector, approve, stop_at_form=None)
+        assert isinstance(result, Arrival)
+        return result
+
+    def walk_to_form(
+        self,
+        auth_url: str,
+        form_id: str,
+        *,
+        login: str | None = None,
+        password: str | None = None,
+        connector: str | None = None,
+    ) -> Page:
+        """Like authorize, but stops at (and returns) the first page showing <form id=form_id>."""
+        result = self._walk(auth_url, None, login, password, connector, True, stop_at_form=form_id)
+        if not isinstance(result, Page):
+            raise FlowError(f"reached the client ({result.url}) without seeing form {form_id!r}")
+        return result
+
+    def _walk(self, auth_url, redirect_uri, login, password, connector, approve, *, stop_at_form, max_steps=25):
         pages: list[Page] = []
         resp = self.get(auth_url)
         for _ in range(max_steps):
@@ -165,15 +184,19 @@ class Browser:
                 if not location:
                     raise FlowError(f"{resp.status_code} from {resp.url} without a Location header")
                 target = urljoin(resp.url, location)
-                if _same_endpoint(target, redirect_uri):
+                if redirect_uri is not None and _same_endpoint(target, redirect_uri):
                     query = parse_qs(urlsplit(target).query, keep_blank_values=True)
                     return Arrival(target, {k: v[0] for k, v in query.items()}, pages)
+                if redirect_uri is None and urlsplit(target).netloc != urlsplit(resp.url).netloc:
+                    raise FlowError(f"left the server for {target} before form {stop_at_form!r}")
                 resp = self.get(target)
                 continue
             page = self.parse(resp)
             pages.append(page)
             if resp.status_code != 200:
                 raise FlowError(f"{resp.status_code} at {resp.url}: {_snippet(resp.text)}")
+            if stop_at_form is not None and page.form(stop_at_form) is not None:
+                return page
             resp = self._act(page, login, password, connector, approve)
         raise FlowError(f"no redirect to {redirect_uri} after {max_steps} steps; last page {resp.url}")
 

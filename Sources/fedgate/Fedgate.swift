@@ -4,6 +4,7 @@ import Gateway
 import Logging
 
 /// `fedgate`: serve, validate and version, with Dex's flags.
+@main
 struct Fedgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fedgate",
@@ -46,8 +47,8 @@ struct Serve: AsyncParsableCommand {
         var config = try loadConfig(file)
         if let webHTTPAddr { config.web.http = webHTTPAddr }
         if let webHTTPSAddr { config.web.https = webHTTPSAddr }
-        let level = FedgateLogHandler.level(named: config.logger.level)
-        let format: FedgateLogHandler.Format = config.logger.format == "json" ? .json : .text
+        let level = config.logger.level
+        let format: FedgateLogHandler.Format = config.logger.format == .json ? .json : .text
         LoggingSystem.bootstrap { label in FedgateLogHandler(label: label, level: level, format: format) }
         let logger = Logger(label: "fedgate")
         logger.info("starting fedgate", metadata: ["version": .string(FedgateVersion.string), "config": .string(file), "issuer": .string(config.issuer)])
@@ -96,4 +97,3 @@ struct Version: ParsableCommand {
     }
 }
 
-await Fedgate.main()

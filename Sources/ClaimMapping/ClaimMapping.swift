@@ -1,1 +1,0 @@
-// ClaimMapping module
