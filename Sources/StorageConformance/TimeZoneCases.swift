@@ -36,7 +36,7 @@ enum TimeZoneCases {
             try expectEqual(read.expiry, expiry, "expiry built in \(zone)")
             try expectEqual(read.authTime, request.authTime, "auth time built in \(zone)")
 
-            let token = Fixtures.refreshToken("tz-\(index)", createdAt: expiry, lastUsed: expiry.addingTimeInterval(0.001))
+            let token = Fixtures.refreshToken("tz-\(index)", createdAt: expiry, lastUsed: Fixtures.ms(expiry.addingTimeInterval(0.001)))
             try await s.createRefreshToken(token)
             try expectEqual(try await s.getRefreshToken(id: "tz-\(index)"), token, "refresh token built in \(zone)")
         }
