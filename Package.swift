@@ -107,6 +107,8 @@ let package = Package(
             dependencies: [
                 "Gateway", "Storage", "Connectors", "Signing", "FedgateCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -47,8 +47,10 @@ enum OpenSSL {
         defer { BN_free(n); BN_free(e) }
         guard let builder = OSSL_PARAM_BLD_new() else { throw SigningError.invalidKey(lastError()) }
         defer { OSSL_PARAM_BLD_free(builder) }
-        guard OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_N, n) == 1,
-              OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_E, e) == 1,
+        // The builder keeps the parameter-name pointers until `to_param`, so they must outlive this
+        // call: static strings, never Swift's temporary bridged C strings.
+        guard OSSL_PARAM_BLD_push_BN(builder, cString(rsaModulusName), n) == 1,
+              OSSL_PARAM_BLD_push_BN(builder, cString(rsaExponentName), e) == 1,
               let params = OSSL_PARAM_BLD_to_param(builder) else {
             throw SigningError.invalidKey("cannot build RSA parameters: \(lastError())")
         }
@@ -62,6 +64,13 @@ enum OpenSSL {
             throw SigningError.invalidKey("cannot build RSA public key: \(lastError())")
         }
         return key
+    }
+
+    private static let rsaModulusName: StaticString = "n"  // OSSL_PKEY_PARAM_RSA_N
+    private static let rsaExponentName: StaticString = "e"  // OSSL_PKEY_PARAM_RSA_E
+
+    private static func cString(_ s: StaticString) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
     }
 
     private static func bigNumber(_ bytes: [UInt8]) -> OpaquePointer? {

@@ -139,6 +139,24 @@ struct KeyManagerTests {
         }
     }
 
+    @Test("A replica whose read went stale before its compare-and-swap backs off instead of rotating twice")
+    func staleReplicaBacksOff() async throws {
+        let storage = TestKeyStorage(), clock = TestClock()
+        let a = manager(storage, clock), b = manager(storage, clock)
+        try await a.start()
+        try await b.start()
+        let initial = try await storage.getKeys()
+        clock.advance(by: period)
+        // A reads "due" and generates its key; B rotates before A's updater sees the stored value.
+        await storage.interposeBeforeNextUpdate { #expect(try await b.rotateIfDue() == true) }
+        #expect(try await a.rotateIfDue() == false)
+        #expect(await storage.commits == 2)
+        let rotated = try await storage.getKeys()
+        #expect(rotated.signingKey?.kid == initial.nextSigningKey?.kid)
+        #expect(rotated.verificationKeys.count == 1)
+        #expect(a.snapshot.signer?.kid == rotated.signingKey?.kid)  // A still picked up B's keys
+    }
+
     @Test("A configured algorithm change rotates at once; tokens of the old key still verify")
     func algorithmChange() async throws {
         let storage = TestKeyStorage(), clock = TestClock()

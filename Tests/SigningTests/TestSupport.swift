@@ -16,11 +16,21 @@ actor TestKeyStorage: KeyStorage {
     /// Every signing kid that was ever committed, in order.
     private(set) var signingKIDHistory: [String] = []
 
+    /// Runs once at the start of the next `updateKeys`, before the updater reads the value: lets a test
+    /// slip another replica's write in between a manager's read and its compare-and-swap.
+    private var interposer: (@Sendable () async throws -> Void)?
+
     init(_ keys: Keys = Keys()) { self.keys = keys }
+
+    func interposeBeforeNextUpdate(_ body: @escaping @Sendable () async throws -> Void) { interposer = body }
 
     func getKeys() async throws -> Keys { keys }
 
     func updateKeys(_ update: @escaping @Sendable (inout Keys) throws -> Void) async throws {
+        if let body = interposer {
+            interposer = nil
+            try await body()
+        }
         for _ in 0..<1000 {
             let (base, baseVersion) = (keys, version)
             var candidate = base
