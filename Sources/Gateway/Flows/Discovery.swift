@@ -8,6 +8,10 @@ enum Discovery {
         var token_endpoint: String
         var jwks_uri: String
         var userinfo_endpoint: String
+        var revocation_endpoint: String
+        var introspection_endpoint: String
+        var revocation_endpoint_auth_methods_supported: [String]
+        var introspection_endpoint_auth_methods_supported: [String]
         var grant_types_supported: [String]
         var response_types_supported: [String]
         var subject_types_supported: [String]
@@ -27,6 +31,10 @@ enum Discovery {
             token_endpoint: settings.url("/token"),
             jwks_uri: settings.url("/keys"),
             userinfo_endpoint: settings.url("/userinfo"),
+            revocation_endpoint: settings.url("/token/revoke"),
+            introspection_endpoint: settings.url("/token/introspect"),
+            revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+            introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
             grant_types_supported: settings.grantTypes.sorted(),
             response_types_supported: settings.responseTypes.sorted(),
             subject_types_supported: ["public"],

@@ -1,0 +1,85 @@
+import FedgateCore
+import Foundation
+import Hummingbird
+import Signing
+import Storage
+
+/// `POST /token/revoke` (RFC 7009) and `POST /token/introspect` (RFC 7662).
+///
+/// Both authenticate the client (Dex's introspection does not), and a client only ever sees or
+/// revokes its own tokens. Access tokens are self-contained JWTs, so revoking one is refused with
+/// `unsupported_token_type` (RFC 7009 §2.2.1); revoking the refresh token ends its whole family.
+extension Gateway {
+    func handleRevoke(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let params = try await parameters(request, context, includeQuery: false)
+        let client = try await authenticateClient(request, params)
+        guard let token = params["token"] else { throw OAuthError.invalidRequest.with(description: "Missing token parameter.") }
+        if let (id, secret) = DexEncoding.decodeRefreshToken(token), !id.isEmpty, !secret.isEmpty,
+           let record = try? await storage.getRefreshToken(id: id),
+           ConstantTime.equals(secret, record.token) || (!record.obsoleteToken.isEmpty && ConstantTime.equals(secret, record.obsoleteToken)) {
+            guard record.clientID == client.id else {
+                throw OAuthError.unauthorizedClient.with(description: "The token was not issued to this client.")
+            }
+            try await revokeFamily(record, reason: "revoked by client", context: context)
+            return Response(status: .ok, headers: [.cacheControl: "no-store"])
+        }
+        if token.split(separator: ".").count == 3, (try? keys.snapshot.verify(token)) != nil {
+            throw OAuthError.unsupportedTokenType.with(description: "Access tokens are short-lived JWTs and cannot be revoked; revoke the refresh token.")
+        }
+        // RFC 7009 §2.2: an invalid or unknown token is answered 200 all the same.
+        return Response(status: .ok, headers: [.cacheControl: "no-store"])
+    }
+
+    struct Introspection: Encodable {
+        var active: Bool
+        var client_id: String?
+        var sub: String?
+        var scope: String?
+        var exp: Int?
+        var iat: Int?
+        var iss: String?
+        var aud: [String]?
+        var token_type: String?
+        var username: String?
+    }
+
+    func handleIntrospect(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
+        let params = try await parameters(request, context, includeQuery: false)
+        let client = try await authenticateClient(request, params)
+        guard let token = params["token"] else { throw OAuthError.invalidRequest.with(description: "Missing token parameter.") }
+        let inactive = Introspection(active: false)
+        let hint = params["token_type_hint"]
+
+        if hint != "refresh_token", token.split(separator: ".").count == 3,
+           let claims = try? keys.snapshot.verify(token), claims.iss == settings.issuer, claims.exp > now() {
+            let owner = claims.azp ?? claims.aud.first
+            guard owner == client.id || claims.aud.contains(client.id) else { return try Responses.json(inactive) }
+            return try Responses.json(Introspection(
+                active: true, client_id: owner, sub: claims.sub, scope: claims.scope,
+                exp: Int(claims.exp.timeIntervalSince1970), iat: Int(claims.iat.timeIntervalSince1970),
+                iss: claims.iss, aud: claims.aud, token_type: "Bearer", username: claims.name
+            ))
+        }
+        if let (id, secret) = DexEncoding.decodeRefreshToken(token), !id.isEmpty, !secret.isEmpty,
+           let record = try? await storage.getRefreshToken(id: id), ConstantTime.equals(secret, record.token),
+           record.clientID == client.id {
+            let policy = RefreshExpiryPolicy(absoluteLifetime: settings.refresh.absoluteLifetime,
+                                             validIfNotUsedFor: settings.refresh.validIfNotUsedFor)
+            guard !policy.isExpired(record, now: now()) else { return try Responses.json(inactive) }
+            var expiry: Date?
+            if settings.refresh.absoluteLifetime > 0 { expiry = record.createdAt.addingTimeInterval(settings.refresh.absoluteLifetime) }
+            if settings.refresh.validIfNotUsedFor > 0 {
+                let idle = record.lastUsed.addingTimeInterval(settings.refresh.validIfNotUsedFor)
+                expiry = expiry.map { min($0, idle) } ?? idle
+            }
+            return try Responses.json(Introspection(
+                active: true, client_id: record.clientID,
+                sub: DexEncoding.subject(userID: record.claims.userID, connectorID: record.connectorID),
+                scope: record.scopes.joined(separator: " "), exp: expiry.map { Int($0.timeIntervalSince1970) },
+                iat: Int(record.createdAt.timeIntervalSince1970), iss: settings.issuer, aud: [record.clientID],
+                token_type: "refresh_token", username: record.claims.username
+            ))
+        }
+        return try Responses.json(inactive)
+    }
+}
