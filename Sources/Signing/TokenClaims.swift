@@ -28,25 +28,27 @@ public struct TokenClaims: JWTPayload, Equatable {
     public var preferredUsername: String?
     public var groups: [String]?
     public var federatedClaims: FederatedClaims?
+    /// Space-separated scopes granted, for access tokens (RFC 9068 §2.2.3, RFC 8693 §4.2); Dex omits it.
+    public var scope: String?
 
     public init(iss: String, sub: String, aud: [String], azp: String? = nil,
                 exp: Date, iat: Date, nonce: String? = nil, atHash: String? = nil,
                 cHash: String? = nil, authTime: Date? = nil, email: String? = nil, emailVerified: Bool? = nil,
                 name: String? = nil, preferredUsername: String? = nil, groups: [String]? = nil,
-                federatedClaims: FederatedClaims? = nil) {
+                federatedClaims: FederatedClaims? = nil, scope: String? = nil) {
         self.iss = iss; self.sub = sub; self.aud = aud; self.azp = azp
         self.exp = Self.wholeSeconds(exp); self.iat = Self.wholeSeconds(iat)
         self.nonce = nonce; self.atHash = atHash; self.cHash = cHash
         self.authTime = authTime.map(Self.wholeSeconds); self.email = email; self.emailVerified = emailVerified
         self.name = name; self.preferredUsername = preferredUsername; self.groups = groups
-        self.federatedClaims = federatedClaims
+        self.federatedClaims = federatedClaims; self.scope = scope
     }
 
     enum CodingKeys: String, CodingKey {
         case iss, sub, aud, azp, exp
         case iat, nonce, atHash = "at_hash", cHash = "c_hash", authTime = "auth_time"
         case email, emailVerified = "email_verified", name, preferredUsername = "preferred_username", groups
-        case federatedClaims = "federated_claims"
+        case federatedClaims = "federated_claims", scope
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,6 +73,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         preferredUsername = try c.decodeIfPresent(String.self, forKey: .preferredUsername)
         groups = try c.decodeIfPresent([String].self, forKey: .groups)
         federatedClaims = try c.decodeIfPresent(FederatedClaims.self, forKey: .federatedClaims)
+        scope = try c.decodeIfPresent(String.self, forKey: .scope)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -95,6 +98,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         try c.encodeIfPresent(preferredUsername, forKey: .preferredUsername)
         try c.encodeIfPresent(groups, forKey: .groups)
         try c.encodeIfPresent(federatedClaims, forKey: .federatedClaims)
+        try c.encodeIfPresent(scope, forKey: .scope)
     }
 
     /// Checks `exp` only (RFC 7519 §4.1.4), against the wall clock. Issuer and aud depend on the

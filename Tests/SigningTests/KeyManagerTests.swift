@@ -148,7 +148,10 @@ struct KeyManagerTests {
         let initial = try await storage.getKeys()
         clock.advance(by: period)
         // A reads "due" and generates its key; B rotates before A's updater sees the stored value.
-        await storage.interposeBeforeNextUpdate { #expect(try await b.rotateIfDue() == true) }
+        await storage.interposeBeforeNextUpdate {
+            let rotated = try await b.rotateIfDue()
+            #expect(rotated)
+        }
         #expect(try await a.rotateIfDue() == false)
         #expect(await storage.commits == 2)
         let rotated = try await storage.getKeys()

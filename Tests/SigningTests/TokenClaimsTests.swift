@@ -39,10 +39,10 @@ struct TokenClaimsTests {
                                  exp: Date(timeIntervalSince1970: 1_700_003_600), iat: Date(timeIntervalSince1970: 1_700_000_000),
                                  nonce: "n", atHash: "at", cHash: "c", authTime: Date(timeIntervalSince1970: 1_699_999_000),
                                  email: "e@x", emailVerified: false, name: "N", preferredUsername: "pn", groups: [],
-                                 federatedClaims: .init(connectorID: "ldap", userID: "uid=1"))
+                                 federatedClaims: .init(connectorID: "ldap", userID: "uid=1"), scope: "openid email")
         let object = try json(claims)
         #expect(Set(object.keys) == ["iss", "sub", "aud", "azp", "exp", "iat", "nonce", "at_hash", "c_hash", "auth_time",
-                                     "email", "email_verified", "name", "preferred_username", "groups", "federated_claims"])
+                                     "email", "email_verified", "name", "preferred_username", "groups", "federated_claims", "scope"])
         #expect(object["federated_claims"] as? [String: String] == ["connector_id": "ldap", "user_id": "uid=1"])
         #expect(object["email_verified"] as? Bool == false)
         #expect(try JSONDecoder().decode(TokenClaims.self, from: JSONEncoder().encode(claims)) == claims)

@@ -2,40 +2,43 @@
 
 from __future__ import annotations
 
+import re
 import secrets
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
 
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, JsonWebToken
 from authlib.oidc.core import CodeIDToken
 
-from e2e_support.browser import Browser
 from e2e_support.oidc import PKCE, auth_url, dex_subject, exchange_code, jwks, verify_id_token
 from e2e_support.server import (
     ADMIN_EMAIL,
     ADMIN_GROUPS,
     ADMIN_PASSWORD,
-    ADMIN_USER_ID,
+    ADMIN_SUB,
     ADMIN_USERNAME,
+    ADMIN_USER_ID,
     CLIENT_ID,
     CLIENT_NAME,
     CLIENT_SECRET,
     MOCK_EMAIL,
     MOCK_GROUPS,
-    MOCK_USER_ID,
+    MOCK_SUB,
     MOCK_USERNAME,
+    MOCK_USER_ID,
     PUBLIC_CLIENT_ID,
     REDIRECT_URI,
     free_port,
 )
 
-ADMIN_SUB = "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs"
-
 
 def test_dex_subject_encoding_matches_known_value():
-    # The literal is Dex's sub for this user on the "local" connector; the helper recomputes it
-    # from the protobuf rule, so a mistake in either shows up here rather than in the flow tests.
+    # The literals are Dex's subs; the helper recomputes them from the protobuf rule, so a
+    # mistake in either shows up here rather than in the flow tests.
     assert dex_subject(ADMIN_USER_ID, "local") == ADMIN_SUB
+    assert dex_subject(MOCK_USER_ID, "mock") == MOCK_SUB
 
 
 def test_connector_chooser_lists_connectors_sorted(server, browser):
@@ -215,3 +218,44 @@ def test_code_redirect_carries_only_expected_parameters(server, browser):
     arrival = browser.authorize(auth_url(server, nonce="n", connector_id="mock"), REDIRECT_URI)
     query = parse_qs(urlsplit(arrival.url).query)
     assert set(query) <= {"code", "state", "iss"}, query
+
+
+@pytest.mark.parametrize("redirect", [
+    "http://localhost:8123/cb", "http://[::1]:8123/cb", "http://127.0.0.1/cb", "urn:ietf:wg:oauth:2.0:oob",
+])
+def test_public_client_accepts_loopback_and_oob_redirects(server, browser, redirect):
+    resp = browser.get(auth_url(server, client_id=PUBLIC_CLIENT_ID, redirect_uri=redirect, nonce="n",
+                                connector_id="mock"))
+    assert resp.status_code in (302, 303), resp.status_code
+    assert "/auth/mock" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("redirect", [
+    "https://127.0.0.1:8123/cb",          # Dex's loopback rule is for http only
+    "http://example.com:8123/cb",
+    "http://127.0.0.1.example.com/cb",
+])
+def test_public_client_rejects_non_loopback_redirects(server, browser, redirect):
+    resp = browser.get(auth_url(server, client_id=PUBLIC_CLIENT_ID, redirect_uri=redirect, nonce="n"))
+    assert resp.status_code == 400, resp.status_code
+    assert "Location" not in resp.headers
+
+
+def test_out_of_band_code_is_shown_and_redeemable(server, browser):
+    """urn:ietf:wg:oauth:2.0:oob: the code is displayed for the user to paste (Dex's oob.html)."""
+    oob = "urn:ietf:wg:oauth:2.0:oob"
+    page = browser.walk_to_form(
+        auth_url(server, client_id=PUBLIC_CLIENT_ID, redirect_uri=oob, nonce="n", connector_id="mock"), "approve-form"
+    )
+    resp = browser.submit(page, page.form("approve-form"), button=("approval", "approve"))
+    while resp.status_code in (302, 303):
+        resp = browser.get(urljoin(resp.url, resp.headers["Location"]))
+    assert resp.status_code == 200, resp.status_code
+    match = re.search(r'<input[^>]*id="code"[^>]*value="([^"]+)"', resp.text) or re.search(
+        r'<input[^>]*value="([^"]+)"[^>]*id="code"', resp.text)
+    assert match, "no <input id=\"code\"> on the out-of-band page"
+    token = exchange_code(server, match.group(1), redirect_uri=oob, client_id=PUBLIC_CLIENT_ID,
+                          client_secret=None, basic=False)
+    assert token.status_code == 200, token.text
+    verify_id_token(server, token.json()["id_token"], audience=PUBLIC_CLIENT_ID, nonce="n",
+                    subject=dex_subject(MOCK_USER_ID, "mock"))

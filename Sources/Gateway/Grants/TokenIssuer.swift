@@ -33,6 +33,8 @@ extension Gateway {
 
         var base = try baseClaims(request, issuedAt: issuedAt, expiry: expiry)
         var access = base
+        // The access token carries its scopes so introspection (RFC 7662) can report them.
+        access.scope = request.scopes.joined(separator: " ")
         access.atHash = TokenClaims.halfHash(IDs.newID(), algorithm: algorithm)
         let accessToken = try snapshot.sign(access)
 

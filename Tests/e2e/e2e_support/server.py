@@ -35,6 +35,9 @@ ADMIN_HASH = "$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"
 ADMIN_USERNAME = "admin"
 ADMIN_USER_ID = "08a8684b-db88-4b73-90a9-3cd1661f5466"
 ADMIN_GROUPS = ["admins"]
+# Dex's `sub` for this user on connector "local" (protobuf IDTokenSubject, base64url); the
+# suite recomputes it from the rule in test_login_flow to catch a mistake in either.
+ADMIN_SUB = "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs"
 
 # A second user whose password is distinctive enough to search the server log for it.
 # Hash made once with libxcrypt: crypt(password, mksalt(METHOD_BLOWFISH, rounds=1024)).
@@ -48,6 +51,7 @@ MOCK_USER_ID = "0-385-28089-0"
 MOCK_USERNAME = "Kilgore Trout"
 MOCK_EMAIL = "kilgore@kilgore.trout"
 MOCK_GROUPS = ["authors"]
+MOCK_SUB = "Cg0wLTM4NS0yODA4OS0wEgRtb2Nr"  # user 0-385-28089-0 on connector "mock"
 
 START_TIMEOUT = float(os.environ.get("FEDGATE_E2E_START_TIMEOUT", "60"))
 STOP_TIMEOUT = 10.0

@@ -1,0 +1,120 @@
+import Crypto
+import FedgateCore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Signing
+import Storage
+import Testing
+@testable import Gateway
+
+/// Beyond Dex: several refresh tokens per user and client, RFC 7009 revocation and RFC 7662
+/// introspection with client authentication.
+@Suite("Token lifecycle")
+struct TokenLifecycleTests {
+    /// Logs in through the mock connector (no pages: skipApprovalScreen) and exchanges the code.
+    static func login(_ client: some TestClientProtocol, scope: String = "openid email groups offline_access") async throws -> [String: Any] {
+        let auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code"
+            + "&scope=\(scope.replacingOccurrences(of: " ", with: "+"))&state=st&connector_id=mock"
+        var location = try await client.execute(uri: auth, method: .get) { $0.headers[.location] }
+        for _ in 0..<3 {
+            guard let current = location, current.hasPrefix("/dex") || current.hasPrefix("http://127.0.0.1:5556") else { break }
+            location = try await client.execute(uri: current.replacingOccurrences(of: "http://127.0.0.1:5556", with: ""), method: .get) { $0.headers[.location] }
+        }
+        let code = try #require(location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
+        let body = FlowTests.form([("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")])
+        return try await client.execute(uri: "/dex/token", method: .post, headers: FlowTests.basic("example-app", "app-secret"), body: body) { r in
+            #expect(r.status == .ok)
+            return try FlowTests.json(r.body)
+        }
+    }
+
+    static func post(_ client: some TestClientProtocol, _ path: String, as id: String, _ secret: String, _ pairs: [(String, String)]) async throws -> (HTTPResponse.Status, [String: Any]) {
+        try await client.execute(uri: path, method: .post, headers: FlowTests.basic(id, secret), body: FlowTests.form(pairs)) { r in
+            (r.status, r.body.readableBytes == 0 ? [:] : try FlowTests.json(r.body))
+        }
+    }
+
+    @Test("two logins of one user and client give two refresh tokens that both keep working")
+    func twoDevices() async throws {
+        let gateway = try await FlowTests.makeGateway()
+        try await Application(router: gateway.router()).test(.live) { client in
+            let laptop1 = try #require(try await Self.login(client)["refresh_token"] as? String)
+            let laptop2 = try #require(try await Self.login(client)["refresh_token"] as? String)
+            #expect(laptop1 != laptop2)
+            for token in [laptop1, laptop2] {
+                let (status, _) = try await Self.post(client, "/dex/token", as: "example-app", "app-secret",
+                                                      [("grant_type", "refresh_token"), ("refresh_token", token)])
+                #expect(status == .ok)
+            }
+            let sessions = try await gateway.storage.listOfflineSessions(userID: "0-385-28089-0")
+            #expect(sessions.first?.refresh.count == 2)
+        }
+    }
+
+    @Test("introspection reports the client's own tokens and hides other clients' tokens")
+    func introspection() async throws {
+        let gateway = try await FlowTests.makeGateway()
+        try await Application(router: gateway.router()).test(.live) { client in
+            let tokens = try await Self.login(client)
+            let access = try #require(tokens["access_token"] as? String)
+            let refresh = try #require(tokens["refresh_token"] as? String)
+
+            let (s1, own) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", access)])
+            #expect(s1 == .ok)
+            #expect(own["active"] as? Bool == true)
+            #expect(own["client_id"] as? String == "example-app")
+            #expect(own["sub"] as? String == DexEncoding.subject(userID: "0-385-28089-0", connectorID: "mock"))
+            #expect((own["scope"] as? String)?.contains("offline_access") == true)
+            #expect(own["exp"] is Int)
+
+            let (_, other) = try await Self.post(client, "/dex/token/introspect", as: "kube", "kube-secret", [("token", access)])
+            #expect(other["active"] as? Bool == false)
+            #expect(other["sub"] == nil)
+
+            let (_, refreshInfo) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", refresh)])
+            #expect(refreshInfo["active"] as? Bool == true)
+            #expect(refreshInfo["token_type"] as? String == "refresh_token")
+
+            let (badAuth, _) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "wrong", [("token", access)])
+            #expect(badAuth == .unauthorized)
+            let (_, garbage) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", "nonsense")])
+            #expect(garbage["active"] as? Bool == false)
+        }
+    }
+
+    @Test("revoking a refresh token ends its family; another client may not revoke it")
+    func revocation() async throws {
+        let gateway = try await FlowTests.makeGateway()
+        try await Application(router: gateway.router()).test(.live) { client in
+            let tokens = try await Self.login(client)
+            let first = try #require(tokens["refresh_token"] as? String)
+            // Rotate once, so both the old and the current secret belong to the family.
+            let (_, rotated) = try await Self.post(client, "/dex/token", as: "example-app", "app-secret",
+                                                   [("grant_type", "refresh_token"), ("refresh_token", first)])
+            let current = try #require(rotated["refresh_token"] as? String)
+
+            let (forbidden, error) = try await Self.post(client, "/dex/token/revoke", as: "kube", "kube-secret", [("token", current)])
+            #expect(forbidden == .badRequest)
+            #expect(error["error"] as? String == "unauthorized_client")
+
+            let (ok, _) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", first)])
+            #expect(ok == .ok)
+            let (after, afterError) = try await Self.post(client, "/dex/token", as: "example-app", "app-secret",
+                                                          [("grant_type", "refresh_token"), ("refresh_token", current)])
+            #expect(after == .badRequest)
+            #expect(afterError["error"] as? String == "invalid_grant")
+            let (_, info) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", current)])
+            #expect(info["active"] as? Bool == false)
+
+            // Unknown tokens are answered 200 (RFC 7009 §2.2); access tokens cannot be revoked.
+            let (unknown, _) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", "nonsense")])
+            #expect(unknown == .ok)
+            let access = try #require(tokens["access_token"] as? String)
+            let (jwt, jwtError) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", access)])
+            #expect(jwt == .badRequest)
+            #expect(jwtError["error"] as? String == "unsupported_token_type")
+        }
+    }
+}
