@@ -127,13 +127,6 @@ struct FlowTests {
             #expect(claims.groups == ["authors"])
             #expect(claims.sub == DexEncoding.subject(userID: "0-385-28089-0", connectorID: "mock"))
 
-            // The same code again: invalid_grant.
-            try await client.execute(uri: "/dex/token", method: .post, headers: Self.basic("example-app", "app-secret"), body: body) { r in
-                #expect(r.status == .badRequest)
-                let body = try Self.json(r.body)
-                #expect(body["error"] as? String == "invalid_grant")
-            }
-
             let refresh = try #require(tokens["refresh_token"] as? String)
             let refreshBody = Self.form([("grant_type", "refresh_token"), ("refresh_token", refresh)])
             let rotated = try await client.execute(uri: "/dex/token", method: .post, headers: Self.basic("example-app", "app-secret"), body: refreshBody) { r in
@@ -161,6 +154,13 @@ struct FlowTests {
             try await client.execute(uri: "/dex/userinfo", method: .get, headers: [.authorization: "Bearer \(access)x"]) { r in
                 #expect(r.status == .unauthorized)
             }
+            // The same code again: invalid_grant (and its refresh family is revoked).
+            try await client.execute(uri: "/dex/token", method: .post, headers: Self.basic("example-app", "app-secret"), body: body) { r in
+                #expect(r.status == .badRequest)
+                let body = try Self.json(r.body)
+                #expect(body["error"] as? String == "invalid_grant")
+            }
+
         }
     }
 

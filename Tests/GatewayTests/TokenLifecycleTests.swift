@@ -118,3 +118,39 @@ struct TokenLifecycleTests {
         }
     }
 }
+
+@Suite("Authorization code reuse")
+struct CodeReuseTests {
+    @Test("a reused code fails with invalid_grant and revokes the refresh token it issued")
+    func reuseRevokes() async throws {
+        let gateway = try await FlowTests.makeGateway()
+        try await Application(router: gateway.router()).test(.live) { client in
+            let auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code"
+                + "&scope=openid+offline_access&connector_id=mock"
+            var location = try await client.execute(uri: auth, method: .get) { $0.headers[.location] }
+            for _ in 0..<3 {
+                guard let current = location, current.hasPrefix("/dex") || current.hasPrefix("http://127.0.0.1:5556") else { break }
+                location = try await client.execute(uri: current.replacingOccurrences(of: "http://127.0.0.1:5556", with: ""), method: .get) { $0.headers[.location] }
+            }
+            let code = try #require(location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
+            let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
+            let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+            #expect(ok == .ok)
+            let refresh = try #require(tokens["refresh_token"] as? String)
+
+            let (again, error) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+            #expect(again == .badRequest)
+            #expect(error["error"] as? String == "invalid_grant")
+
+            let (afterReuse, refreshError) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret",
+                                                                               [("grant_type", "refresh_token"), ("refresh_token", refresh)])
+            #expect(afterReuse == .badRequest)
+            #expect(refreshError["error"] as? String == "invalid_grant")
+
+            // The marker itself can never be redeemed as a code.
+            let (marker, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret",
+                [("grant_type", "authorization_code"), ("code", "redeemed." + code), ("redirect_uri", "http://127.0.0.1:5555/callback")])
+            #expect(marker == .badRequest)
+        }
+    }
+}

@@ -8,8 +8,12 @@ import Storage
 extension Gateway {
     func authorizationCodeGrant(_ params: FormParameters, client: Client, context: GatewayRequestContext) async throws -> TokenResponse {
         guard let codeID = params["code"] else { throw OAuthError.invalidRequest.with(description: "Missing code parameter.") }
+        guard codeID.utf8.count <= 64, !codeID.hasPrefix(Self.redeemedPrefix) else {
+            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+        }
         let code: AuthCode
         do { code = try await storage.getAuthCode(id: codeID) } catch let e as StorageError where e.isNotFound {
+            try await revokeRedeemed(codeID: codeID, client: client, context: context)
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
         }
         guard code.clientID == client.id else {
@@ -32,10 +36,35 @@ extension Gateway {
                                           connectorID: code.connectorID, authTime: code.authTime)
         let issued = try issueTokens(request)
         var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
+        var refreshID = ""
         if try await offersRefresh(scopes: code.scopes, connectorID: code.connectorID) {
-            response.refresh_token = try await createRefreshToken(request, connectorData: code.connectorData, authCodeID: code.id)
+            let token = try await createRefreshToken(request, connectorData: code.connectorData, authCodeID: code.id)
+            refreshID = DexEncoding.decodeRefreshToken(token)?.id ?? ""
+            response.refresh_token = token
+        }
+        // Remember the redeemed code until it would have expired, so a replay can be traced to
+        // the tokens it produced and revoke them (RFC 6749 §4.1.2, RFC 6819 §5.2.1.1).
+        let marker = AuthCode(id: Self.redeemedPrefix + code.id, clientID: code.clientID, redirectURI: "", connectorID: code.connectorID,
+                              connectorData: Data(refreshID.utf8), claims: code.claims,
+                              expiry: code.expiry.addingTimeInterval(settings.authCodeLifetime))
+        do { try await storage.createAuthCode(marker) } catch {
+            context.logger.warning("could not record redeemed code", metadata: ["error": "\(error)"])
         }
         return response
+    }
+
+    /// Redeemed codes are remembered under this prefix (never a valid code: IDs start with a letter
+    /// and contain no dot).
+    static let redeemedPrefix = "redeemed."
+
+    /// A code presented again: revoke the refresh token family it created.
+    func revokeRedeemed(codeID: String, client: Client, context: GatewayRequestContext) async throws {
+        guard let marker = try? await storage.getAuthCode(id: Self.redeemedPrefix + codeID), marker.clientID == client.id else { return }
+        context.logger.warning("authorization code reused; revoking the tokens it issued", metadata: ["client_id": .string(client.id)])
+        let refreshID = String(decoding: marker.connectorData ?? Data(), as: UTF8.self)
+        if !refreshID.isEmpty, let record = try? await storage.getRefreshToken(id: refreshID) {
+            try await revokeFamily(record, reason: "authorization code reused", context: context)
+        }
     }
 
     /// RFC 7636 §4.6: S256 compares base64url(SHA-256(verifier)), plain compares directly.
