@@ -1,0 +1,53 @@
+"""web.https with tlsCert/tlsKey, and ES256 signing (signer.config.algorithm), verified independently."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from e2e_support.oidc import dex_subject, jwks, new_session, token_request
+from e2e_support.server import ADMIN_EMAIL, ADMIN_USER_ID, free_port
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    key.chmod(0o600)
+    return cert, key
+
+
+def test_https_listener_serves_discovery_with_the_configured_certificate(fedgate, tmp_path):
+    cert, key = make_cert(tmp_path)
+    https_port = free_port()
+    server = fedgate({"web": {"https": f"127.0.0.1:{https_port}", "tlsCert": str(cert), "tlsKey": str(key)}})
+    s = new_session()
+    s.verify = str(cert)
+    resp = s.get(f"https://127.0.0.1:{https_port}/dex/.well-known/openid-configuration", timeout=10)
+    assert resp.status_code == 200
+    assert resp.json()["issuer"] == server.issuer
+    keys = s.get(f"https://127.0.0.1:{https_port}/dex/keys", timeout=10)
+    assert keys.status_code == 200 and keys.json()["keys"]
+
+
+def test_es256_signer_issues_tokens_that_verify_against_the_published_ec_key(fedgate):
+    server = fedgate({"signer": {"type": "local", "config": {"algorithm": "ES256"}}})
+    disc = new_session().get(server.url("/.well-known/openid-configuration"), timeout=10).json()
+    assert disc["id_token_signing_alg_values_supported"] == ["ES256"]
+    published = jwks(server)
+    assert published["keys"] and all(k["kty"] == "EC" and k["crv"] == "P-256" for k in published["keys"])
+    assert all("d" not in k for k in published["keys"])
+
+    resp = token_request(server, {"grant_type": "password", "username": ADMIN_EMAIL, "password": "password",
+                                  "scope": "openid email"})
+    assert resp.status_code == 200, resp.text
+    token = jwt.decode(resp.json()["id_token"], KeySet.import_key_set(published), algorithms=["ES256"])
+    assert token.header["alg"] == "ES256"
+    assert token.claims["sub"] == dex_subject(ADMIN_USER_ID, "local")
+    assert token.claims["email"] == ADMIN_EMAIL
