@@ -69,8 +69,14 @@ public protocol GatewayStorage: KeyStorage {
     func getDeviceToken(deviceCode: String) async throws -> DeviceToken
     func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws
 
+    // Brute-force throttles, keyed by `LoginThrottle.key`
+    func createLoginThrottle(_ throttle: LoginThrottle) async throws
+    func getLoginThrottle(key: String) async throws -> LoginThrottle
+    func updateLoginThrottle(key: String, _ update: @escaping @Sendable (inout LoginThrottle) throws -> Void) async throws
+    func deleteLoginThrottle(key: String) async throws
+
     /// Removes expired auth requests, auth codes, device requests and tokens, refresh tokens that
-    /// `refreshPolicy` says are expired, and offline sessions left with no refresh token.
+    /// `refreshPolicy` says are expired, offline sessions left with no refresh token, and expired login throttles.
     func garbageCollect(now: Date, refreshPolicy: RefreshExpiryPolicy) async throws -> GarbageCollectionResult
 
     /// Cheap reachability check for `/healthz`.

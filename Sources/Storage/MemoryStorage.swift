@@ -17,6 +17,7 @@ public actor MemoryStorage: GatewayStorage {
     private var connectors: [String: ConnectorRecord] = [:]
     private var deviceRequests: [String: DeviceRequest] = [:]
     private var deviceTokens: [String: DeviceToken] = [:]
+    private var loginThrottles: [String: LoginThrottle] = [:]
     private var keys = Keys()
 
     public init() {}
@@ -160,6 +161,17 @@ public actor MemoryStorage: GatewayStorage {
         try Self.update(deviceCode, in: &deviceTokens, keyOf: \.deviceCode, update)
     }
 
+    // MARK: Login throttles
+
+    public func createLoginThrottle(_ throttle: LoginThrottle) async throws {
+        try Self.insert(throttle, at: throttle.key, into: &loginThrottles)
+    }
+    public func getLoginThrottle(key: String) async throws -> LoginThrottle { try Self.get(key, from: loginThrottles) }
+    public func updateLoginThrottle(key: String, _ update: @escaping @Sendable (inout LoginThrottle) throws -> Void) async throws {
+        try Self.update(key, in: &loginThrottles, keyOf: \.key, update)
+    }
+    public func deleteLoginThrottle(key: String) async throws { try Self.delete(key, from: &loginThrottles) }
+
     // MARK: Maintenance
 
     public func garbageCollect(now: Date, refreshPolicy: RefreshExpiryPolicy) async throws -> GarbageCollectionResult {
@@ -168,6 +180,7 @@ public actor MemoryStorage: GatewayStorage {
         result.authCodes = Self.removeExpired(&authCodes, now: now, expiry: \.expiry)
         result.deviceRequests = Self.removeExpired(&deviceRequests, now: now, expiry: \.expiry)
         result.deviceTokens = Self.removeExpired(&deviceTokens, now: now, expiry: \.expiry)
+        result.loginThrottles = Self.removeExpired(&loginThrottles, now: now, expiry: \.expiry)
 
         let dead = Set(refreshTokens.values.filter { refreshPolicy.isExpired($0, now: now) }.map(\.id))
         for id in dead { refreshTokens[id] = nil }

@@ -249,6 +249,23 @@ public struct DeviceToken: Codable, Sendable, Equatable {
     }
 }
 
+/// Failed password attempts for one key: a username at a connector (`user:<connector>:<name>`)
+/// or a client address (`ip:<address>`). Kept in storage so every replica enforces one limit.
+public struct LoginThrottle: Codable, Sendable, Equatable {
+    public var key: String
+    /// Failures counted since `windowStart`.
+    public var failures: Int
+    public var windowStart: Date
+    /// Attempts before this instant are refused without checking the password.
+    public var lockedUntil: Date?
+    /// When the record may be forgotten (garbage collection).
+    public var expiry: Date
+    public init(key: String, failures: Int = 0, windowStart: Date, lockedUntil: Date? = nil, expiry: Date) {
+        self.key = key; self.failures = failures; self.windowStart = windowStart
+        self.lockedUntil = lockedUntil; self.expiry = expiry
+    }
+}
+
 /// What one garbage collection pass removed.
 public struct GarbageCollectionResult: Sendable, Equatable {
     public var authRequests = 0
@@ -257,8 +274,9 @@ public struct GarbageCollectionResult: Sendable, Equatable {
     public var deviceTokens = 0
     public var refreshTokens = 0
     public var offlineSessions = 0
+    public var loginThrottles = 0
     public init() {}
-    public var total: Int { authRequests + authCodes + deviceRequests + deviceTokens + refreshTokens + offlineSessions }
+    public var total: Int { authRequests + authCodes + deviceRequests + deviceTokens + refreshTokens + offlineSessions + loginThrottles }
 }
 
 /// When refresh tokens expire, so garbage collection can remove dead ones.

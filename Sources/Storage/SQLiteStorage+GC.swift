@@ -13,6 +13,7 @@ extension SQLiteStorage {
         result.authCodes = try await deleteExpired(from: "auth_code", key: "id", now: nowBind)
         result.deviceRequests = try await deleteExpired(from: "device_request", key: "user_code", now: nowBind)
         result.deviceTokens = try await deleteExpired(from: "device_token", key: "device_code", now: nowBind)
+        result.loginThrottles = try await deleteExpired(from: "login_throttle", key: "key", now: nowBind)
 
         // Refresh tokens: only the limits the policy sets (zero disables one, as in Dex).
         var conditions: [String] = []

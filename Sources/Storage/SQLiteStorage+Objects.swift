@@ -23,6 +23,9 @@ enum SQLiteTables {
     static let deviceRequest = SQLiteTable<DeviceRequest>(
         "device_request", keyColumns: ["user_code"], key: { [.text($0.userCode)] },
         indexColumns: ["expiry_us"], indexValues: { [.time($0.expiry)] })
+    static let loginThrottle = SQLiteTable<LoginThrottle>(
+        "login_throttle", keyColumns: ["key"], key: { [.text($0.key)] },
+        indexColumns: ["expiry_us"], indexValues: { [.time($0.expiry)] })
     static let deviceToken = SQLiteTable<DeviceToken>(
         "device_token", keyColumns: ["device_code"], key: { [.text($0.deviceCode)] },
         indexColumns: ["expiry_us"], indexValues: { [.time($0.expiry)] })
@@ -135,4 +138,15 @@ extension SQLiteStorage {
     public func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws {
         try await self.update(SQLiteTables.deviceToken, key: [.text(deviceCode)], update)
     }
+
+    // MARK: Login throttles
+
+    public func createLoginThrottle(_ throttle: LoginThrottle) async throws { try await create(SQLiteTables.loginThrottle, throttle) }
+    public func getLoginThrottle(key: String) async throws -> LoginThrottle {
+        try await get(SQLiteTables.loginThrottle, key: [.text(key)])
+    }
+    public func updateLoginThrottle(key: String, _ update: @escaping @Sendable (inout LoginThrottle) throws -> Void) async throws {
+        try await self.update(SQLiteTables.loginThrottle, key: [.text(key)], update)
+    }
+    public func deleteLoginThrottle(key: String) async throws { try await delete(SQLiteTables.loginThrottle, key: [.text(key)]) }
 }

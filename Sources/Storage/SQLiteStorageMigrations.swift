@@ -52,6 +52,11 @@ enum SQLiteMigrations {
             """,
             "CREATE INDEX device_token_expiry ON device_token (expiry_us)",
         ],
+        // 2: brute-force throttles.
+        [
+            "CREATE TABLE login_throttle (key TEXT NOT NULL PRIMARY KEY, expiry_us INTEGER NOT NULL, data TEXT NOT NULL)",
+            "CREATE INDEX login_throttle_expiry ON login_throttle (expiry_us)",
+        ],
     ]
 
     static func run(on store: SQLiteStorage) async throws {
@@ -80,4 +85,9 @@ enum SQLiteMigrations {
             if applied { store.logger.info("applied SQLite migration", metadata: ["version": "\(version)"]) }
         }
     }
+}
+
+extension SQLiteStorage {
+    /// The schema version this build migrates a database to.
+    public static var latestSchemaVersion: Int { SQLiteMigrations.all.count }
 }

@@ -163,4 +163,13 @@ public struct StaticOverlayStorage: GatewayStorage {
     }
     public func healthCheck() async throws { try await backend.healthCheck() }
     public func close() async throws { try await backend.close() }
+
+    // MARK: Login throttles (never static)
+
+    public func createLoginThrottle(_ throttle: LoginThrottle) async throws { try await backend.createLoginThrottle(throttle) }
+    public func getLoginThrottle(key: String) async throws -> LoginThrottle { try await backend.getLoginThrottle(key: key) }
+    public func updateLoginThrottle(key: String, _ update: @escaping @Sendable (inout LoginThrottle) throws -> Void) async throws {
+        try await backend.updateLoginThrottle(key: key, update)
+    }
+    public func deleteLoginThrottle(key: String) async throws { try await backend.deleteLoginThrottle(key: key) }
 }

@@ -13,10 +13,22 @@ enum CRUDCases {
         ConformanceCase("ConnectorCRUD", store: connectors),
         ConformanceCase("DeviceRequestCRUD", store: deviceRequests),
         ConformanceCase("DeviceTokenCRUD", store: deviceTokens),
+        ConformanceCase("LoginThrottleCRUD", store: loginThrottles),
         ConformanceCase("KeysRoundTrip", store: keys),
         ConformanceCase("UpdateKeepsKey", store: updateKeepsKey),
         ConformanceCase("HealthCheck", store: { try await $0.healthCheck() }),
     ]
+
+    static func loginThrottles(_ s: any GatewayStorage) async throws {
+        let now = Fixtures.now()
+        try await CRUDSpec<LoginThrottle>(
+            make: { LoginThrottle(key: $0, failures: 2, windowStart: now, lockedUntil: nil, expiry: now.addingTimeInterval(900)) },
+            create: s.createLoginThrottle, get: { try await s.getLoginThrottle(key: $0) },
+            update: { try await s.updateLoginThrottle(key: $0, $1) },
+            mutate: { $0.failures += 1; $0.lockedUntil = now.addingTimeInterval(30.5) },
+            delete: { try await s.deleteLoginThrottle(key: $0) }
+        ).run()
+    }
 
     static func clients(_ s: any GatewayStorage) async throws {
         try await CRUDSpec<Client>(

@@ -22,6 +22,8 @@ enum GarbageCollectionCases {
         try await s.createDeviceRequest(Fixtures.deviceRequest("dr-new", expiry: future))
         try await s.createDeviceToken(Fixtures.deviceToken("dt-old", expiry: past))
         try await s.createDeviceToken(Fixtures.deviceToken("dt-new", expiry: future))
+        try await s.createLoginThrottle(LoginThrottle(key: "lt-old", windowStart: past, expiry: past))
+        try await s.createLoginThrottle(LoginThrottle(key: "lt-new", windowStart: now, expiry: future))
         // Refresh tokens are untouched when the policy sets no limit (Dex never collects them).
         try await s.createRefreshToken(Fixtures.refreshToken("rt-ancient", createdAt: now.addingTimeInterval(-86400 * 365)))
 
@@ -31,12 +33,15 @@ enum GarbageCollectionCases {
         let result = try await s.garbageCollect(now: now, refreshPolicy: RefreshExpiryPolicy())
         var expected = GarbageCollectionResult()
         expected.authRequests = 1; expected.authCodes = 1; expected.deviceRequests = 1; expected.deviceTokens = 1
+        expected.loginThrottles = 1
         try expectEqual(result, expected, "first collection")
 
         try await expectError(.notFound, "expired auth request") { _ = try await s.getAuthRequest(id: "ar-old") }
         try await expectError(.notFound, "expired auth code") { _ = try await s.getAuthCode(id: "ac-old") }
         try await expectError(.notFound, "expired device request") { _ = try await s.getDeviceRequest(userCode: "dr-old") }
         try await expectError(.notFound, "expired device token") { _ = try await s.getDeviceToken(deviceCode: "dt-old") }
+        try await expectError(.notFound, "expired login throttle") { _ = try await s.getLoginThrottle(key: "lt-old") }
+        _ = try await s.getLoginThrottle(key: "lt-new")
         _ = try await s.getAuthRequest(id: "ar-new")
         _ = try await s.getAuthRequest(id: "ar-edge")
         _ = try await s.getAuthCode(id: "ac-new")
@@ -49,7 +54,7 @@ enum GarbageCollectionCases {
 
         let later = try await s.garbageCollect(now: future.addingTimeInterval(1), refreshPolicy: RefreshExpiryPolicy())
         try expectEqual(later.authRequests, 2, "auth requests collected later")
-        try expectEqual(later.total, 5, "everything collected later")
+        try expectEqual(later.total, 6, "everything collected later")
     }
 
     /// Refresh tokens expired by the policy go; sessions keep their other tokens or go when empty.

@@ -154,3 +154,55 @@ struct CodeReuseTests {
         }
     }
 }
+
+@Suite("Brute-force protection")
+struct ThrottleTests {
+    static let yaml = FlowTests.yaml.replacingOccurrences(of: "  passwordConnector: local\n", with: """
+      passwordConnector: local
+      passwordPolicy:
+        maxFailures: 3
+        maxFailuresPerIP: 100
+        lockout: 2s
+        window: 1m
+
+    """)
+
+    @Test("the password grant answers 429 with Retry-After after maxFailures, for real and unknown users alike, then recovers")
+    func passwordGrantThrottle() async throws {
+        let config = try FedgateConfig.parse(yaml: Self.yaml, file: "throttle.yaml", environment: [:])
+        #expect(config.oauth2.passwordPolicy.maxFailures == 3)
+        let gateway = try await Gateway.make(config: config, logger: Logger(label: "test"))
+        try await Application(router: gateway.router()).test(.live) { client in
+            func attempt(_ user: String, _ password: String) async throws -> (HTTPResponse.Status, String?) {
+                let body = FlowTests.form([("grant_type", "password"), ("username", user), ("password", password), ("scope", "openid")])
+                return try await client.execute(uri: "/dex/token", method: .post, headers: FlowTests.basic("example-app", "app-secret"), body: body) {
+                    ($0.status, $0.headers[.retryAfter])
+                }
+            }
+            for user in ["admin@example.com", "nobody@example.com"] {
+                for _ in 0..<3 { #expect(try await attempt(user, "wrong").0 == .badRequest) }
+                let (status, retryAfter) = try await attempt(user, "wrong")
+                #expect(status == .tooManyRequests)
+                #expect(retryAfter.flatMap(Int.init).map { $0 >= 1 && $0 <= 2 } == true)
+            }
+            // Even the right password waits out the lockout.
+            #expect(try await attempt("admin@example.com", "password").0 == .tooManyRequests)
+            try await Task.sleep(for: .milliseconds(2200))
+            #expect(try await attempt("admin@example.com", "password").0 == .ok)
+            // Success cleared the count: one more failure is an ordinary invalid_grant.
+            #expect(try await attempt("admin@example.com", "wrong").0 == .badRequest)
+        }
+    }
+
+    @Test("the throttle is shared through storage (a second gateway on the same store sees the lock)")
+    func sharedThroughStorage() async throws {
+        let config = try FedgateConfig.parse(yaml: Self.yaml, file: "throttle.yaml", environment: [:])
+        let storage = MemoryStorage()
+        let policy = config.oauth2.passwordPolicy
+        let a = LoginThrottler(storage: storage, policy: policy, now: Date.init)
+        let b = LoginThrottler(storage: storage, policy: policy, now: Date.init)
+        for _ in 0..<3 { try await a.recordFailure(connectorID: "local", username: "Jane", address: "10.0.0.1") }
+        #expect(try await b.check(connectorID: "local", username: "jane", address: "10.0.0.2") != .allowed)
+        #expect(try await b.check(connectorID: "local", username: "joe", address: "10.0.0.2") == .allowed)
+    }
+}

@@ -37,7 +37,7 @@ struct SQLiteStorageTests {
             let client = Client(id: "kept", secret: "s", redirectURIs: ["https://app.example/cb"], name: "Kept")
             let expiry = Date(timeIntervalSince1970: 1_900_000_000.25)
             let first = try await SQLiteStorage.open(file: path, logger: testLogger)
-            #expect(try await first.schemaVersion() == 1)
+            #expect(try await first.schemaVersion() == SQLiteStorage.latestSchemaVersion)
             try await first.createClient(client)
             try await first.createAuthRequest(AuthRequest(id: "req", clientID: "kept", redirectURI: "https://app.example/cb",
                                                           expiry: expiry))
@@ -46,7 +46,7 @@ struct SQLiteStorageTests {
 
             for _ in 0..<2 {
                 let again = try await SQLiteStorage.open(file: path, logger: testLogger)
-                #expect(try await again.schemaVersion() == 1)
+                #expect(try await again.schemaVersion() == SQLiteStorage.latestSchemaVersion)
                 #expect(try await again.getClient(id: "kept") == client)
                 #expect(try await again.getAuthRequest(id: "req").expiry == expiry)
                 #expect(try await again.getKeys().nextRotation == expiry)
@@ -62,8 +62,8 @@ struct SQLiteStorageTests {
             async let a = SQLiteStorage.open(file: path, logger: testLogger)
             async let b = SQLiteStorage.open(file: path, logger: testLogger)
             let (first, second) = try await (a, b)
-            #expect(try await first.schemaVersion() == 1)
-            #expect(try await second.schemaVersion() == 1)
+            #expect(try await first.schemaVersion() == SQLiteStorage.latestSchemaVersion)
+            #expect(try await second.schemaVersion() == SQLiteStorage.latestSchemaVersion)
             try await first.close()
             try await second.close()
         }

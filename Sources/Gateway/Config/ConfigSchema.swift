@@ -37,6 +37,7 @@ indirect enum KeySchema: Sendable {
         "oauth2": .object([
             "grantTypes": .any, "responseTypes": .any, "skipApprovalScreen": .any, "alwaysShowLoginScreen": .any,
             "passwordConnector": .any, "pkce": .keys("enforce", "codeChallengeMethodsSupported"),
+            "passwordPolicy": .keys("maxFailures", "maxFailuresPerIP", "window", "lockout", "maxLockout"),
             "deviceFlow": .any,
         ]),
         "frontend": .keys("dir", "theme", "issuer", "logoURL", "extra"),

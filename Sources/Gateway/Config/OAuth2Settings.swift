@@ -18,12 +18,16 @@ public struct OAuth2Settings: Sendable, Equatable {
     /// Connector id used for the resource owner password grant (RFC 6749 §4.3); nil disables it.
     public var passwordConnector: String?
     public var pkce: PKCESettings
+    /// Brute-force protection for password logins (a Fedgate extension, `oauth2.passwordPolicy`).
+    public var passwordPolicy: PasswordPolicySettings = PasswordPolicySettings()
 
     public init(grantTypes: [String] = OAuth2Settings.defaultGrantTypes, responseTypes: [String] = ["code"],
                 skipApprovalScreen: Bool = false, alwaysShowLoginScreen: Bool = false,
-                passwordConnector: String? = nil, pkce: PKCESettings = PKCESettings()) {
+                passwordConnector: String? = nil, pkce: PKCESettings = PKCESettings(),
+                passwordPolicy: PasswordPolicySettings = PasswordPolicySettings()) {
         self.grantTypes = grantTypes; self.responseTypes = responseTypes; self.skipApprovalScreen = skipApprovalScreen
         self.alwaysShowLoginScreen = alwaysShowLoginScreen; self.passwordConnector = passwordConnector; self.pkce = pkce
+        self.passwordPolicy = passwordPolicy
     }
 
     public static let authorizationCode = "authorization_code"
@@ -39,6 +43,27 @@ public struct OAuth2Settings: Sendable, Equatable {
                                          implicit, password, clientCredentials]
     /// What Dex enables with no `oauth2` section.
     public static let defaultGrantTypes = [authorizationCode, deviceCode, tokenExchange, refreshToken].sorted()
+}
+
+/// Brute-force protection on every password form and the password grant (Dex #3509, #1671).
+///
+/// Failures are counted per username (per connector) and per client address within `window`.
+/// Once a key reaches its limit it is locked for `lockout`, doubling with each further failure
+/// up to `maxLockout`; while locked, attempts are answered 429 without checking the password.
+/// The state lives in storage, so every replica enforces the same limits. Unknown usernames are
+/// counted exactly like known ones, so the limiter never reveals whether a user exists.
+public struct PasswordPolicySettings: Sendable, Equatable {
+    public var maxFailures: Int
+    public var maxFailuresPerIP: Int
+    public var window: TimeInterval
+    public var lockout: TimeInterval
+    public var maxLockout: TimeInterval
+
+    public init(maxFailures: Int = 5, maxFailuresPerIP: Int = 50, window: TimeInterval = 15 * 60,
+                lockout: TimeInterval = 30, maxLockout: TimeInterval = 15 * 60) {
+        self.maxFailures = maxFailures; self.maxFailuresPerIP = maxFailuresPerIP; self.window = window
+        self.lockout = lockout; self.maxLockout = maxLockout
+    }
 }
 
 /// PKCE policy (RFC 7636; Dex `oauth2.pkce`).
@@ -64,6 +89,15 @@ extension OAuth2Settings {
         var alwaysShowLoginScreen: Bool?
         var passwordConnector: String?
         var pkce: RawPKCE?
+        var passwordPolicy: RawPasswordPolicy?
+    }
+
+    private struct RawPasswordPolicy: Decodable {
+        var maxFailures: Int?
+        var maxFailuresPerIP: Int?
+        var window: String?
+        var lockout: String?
+        var maxLockout: String?
     }
 
     private struct RawPKCE: Decodable {
@@ -102,6 +136,18 @@ extension OAuth2Settings {
         if pkce.codeChallengeMethodsSupported.isEmpty {
             parser.report("oauth2.pkce.codeChallengeMethodsSupported", "must not be empty")
         }
+        let rawPolicy = raw.passwordPolicy ?? RawPasswordPolicy()
+        let defaults = PasswordPolicySettings()
+        var policy = PasswordPolicySettings(
+            maxFailures: rawPolicy.maxFailures ?? defaults.maxFailures,
+            maxFailuresPerIP: rawPolicy.maxFailuresPerIP ?? defaults.maxFailuresPerIP,
+            window: parser.duration(rawPolicy.window, at: "oauth2.passwordPolicy.window", default: defaults.window),
+            lockout: parser.duration(rawPolicy.lockout, at: "oauth2.passwordPolicy.lockout", default: defaults.lockout),
+            maxLockout: parser.duration(rawPolicy.maxLockout, at: "oauth2.passwordPolicy.maxLockout", default: defaults.maxLockout)
+        )
+        if policy.maxFailures < 0 { parser.report("oauth2.passwordPolicy.maxFailures", "must not be negative (0 disables the per-username limit)") }
+        if policy.maxFailuresPerIP < 0 { parser.report("oauth2.passwordPolicy.maxFailuresPerIP", "must not be negative (0 disables the per-address limit)") }
+        if policy.maxLockout < policy.lockout { policy.maxLockout = policy.lockout }
         guard parser.problems.count == before else { return nil }
 
         let passwordConnector = nonEmpty(raw.passwordConnector)
@@ -117,6 +163,6 @@ extension OAuth2Settings {
         return OAuth2Settings(grantTypes: grants.sorted(), responseTypes: responseTypes,
                               skipApprovalScreen: raw.skipApprovalScreen ?? false,
                               alwaysShowLoginScreen: raw.alwaysShowLoginScreen ?? false,
-                              passwordConnector: passwordConnector, pkce: pkce)
+                              passwordConnector: passwordConnector, pkce: pkce, passwordPolicy: policy)
     }
 }

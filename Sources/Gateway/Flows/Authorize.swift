@@ -75,9 +75,13 @@ extension Gateway {
         guard let responseTypeParam = params["response_type"] else {
             throw RedirectError(code: "unsupported_response_type", description: "Missing response_type parameter.")
         }
-        let responseTypes = responseTypeParam.split(separator: " ").map(String.init)
-        for t in responseTypes where !["code", "id_token", "token"].contains(t) || !settings.responseTypes.contains(t) {
-            throw RedirectError(code: "unsupported_response_type", description: "Unsupported response type \"\(t)\".")
+        // The order of words does not matter (OIDC Core §3); compare the canonical form against
+        // the configured combinations.
+        let words = responseTypeParam.split(separator: " ").map(String.init)
+        let responseTypes = ["code", "id_token", "token"].filter(words.contains)
+        guard Set(words).count == words.count, responseTypes.count == words.count,
+              settings.responseTypes.contains(responseTypes.joined(separator: " ")) else {
+            throw RedirectError(code: "unsupported_response_type", description: "Unsupported response type \"\(responseTypeParam)\".")
         }
         if responseTypes == ["token"] {
             throw RedirectError(code: "unsupported_response_type", description: "The response type \"token\" alone is not an OpenID Connect flow.")

@@ -117,6 +117,13 @@ extension Gateway {
         guard !username.isEmpty, !password.isEmpty, username.utf8.count <= 1024, password.utf8.count <= 1024 else {
             return Responses.html(try passwordPage(entry, authRequest, username: String(username.prefix(256)), invalid: true), status: .unauthorized)
         }
+        if case .limited(let retryAfter) = try await throttler.check(connectorID: entry.id, username: username, address: context.remoteAddress) {
+            context.logger.warning("password login throttled", metadata: ["connector": .string(entry.id), "client_remote_addr": .string(context.remoteAddress)])
+            var response = Responses.html(try passwordPage(entry, authRequest, username: username, invalid: true,
+                                                           message: LoginThrottler.message(retryAfter: retryAfter)), status: .tooManyRequests)
+            response.headers[.retryAfter] = String(retryAfter)
+            return response
+        }
         let identity: UpstreamIdentity?
         do {
             identity = try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(authRequest.scopes))
@@ -126,8 +133,10 @@ extension Gateway {
         }
         guard let identity else {
             context.logger.info("invalid credentials", metadata: ["connector": .string(entry.id)])
+            try await throttler.recordFailure(connectorID: entry.id, username: username, address: context.remoteAddress)
             return Responses.html(try passwordPage(entry, authRequest, username: username, invalid: true), status: .unauthorized)
         }
+        await throttler.recordSuccess(connectorID: entry.id, username: username)
         return try await finishLogin(authRequest, entry: entry, identity: identity, context: context)
     }
 

@@ -31,6 +31,10 @@ extension Gateway {
                 throw OAuthError.invalidScope.with(description: "Unrecognized scope \"\(scope)\".")
             }
         }
+        if case .limited(let retryAfter) = try await throttler.check(connectorID: entry.id, username: username, address: context.remoteAddress) {
+            throw OAuthError(code: "invalid_request", description: LoginThrottler.message(retryAfter: retryAfter),
+                             status: .tooManyRequests, retryAfter: retryAfter)
+        }
         let identity: UpstreamIdentity?
         do {
             identity = try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(scopes))
@@ -40,7 +44,11 @@ extension Gateway {
             }
             throw OAuthError.invalidGrant.with(description: "The identity provider refused the login.")
         }
-        guard let identity else { throw OAuthError.invalidGrant.with(description: "Invalid username or password.") }
+        guard let identity else {
+            try await throttler.recordFailure(connectorID: entry.id, username: username, address: context.remoteAddress)
+            throw OAuthError.invalidGrant.with(description: "Invalid username or password.")
+        }
+        await throttler.recordSuccess(connectorID: entry.id, username: username)
         let claims: Claims
         switch entry.mapper.map(identity) {
         case .allowed(let c): claims = c

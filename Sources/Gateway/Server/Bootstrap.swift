@@ -72,7 +72,8 @@ extension Gateway {
             allowedOrigins: config.web.allowedOrigins,
             allowedHeaders: config.web.allowedHeaders,
             extraHeaders: config.web.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-            signingAlgorithm: algorithm.name
+            signingAlgorithm: algorithm.name,
+            passwordPolicy: config.oauth2.passwordPolicy
         )
         let pages = try Pages(options: PageOptions(
             frontendDir: config.frontend.dir, theme: config.frontend.theme,

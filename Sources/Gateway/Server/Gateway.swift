@@ -23,6 +23,7 @@ public final class Gateway: Sendable {
     let now: @Sendable () -> Date
     /// The discovery document, encoded once at start (it never changes while running).
     let discoveryJSON: ByteBuffer
+    let throttler: LoginThrottler
 
     init(settings: Settings, storage: any GatewayStorage, keys: KeyManager, connectors: ConnectorSet,
          pages: Pages, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) throws {
@@ -34,6 +35,7 @@ public final class Gateway: Sendable {
         self.logger = logger
         self.now = now
         self.discoveryJSON = ByteBuffer(bytes: try Discovery.document(settings: settings))
+        self.throttler = LoginThrottler(storage: storage, policy: settings.passwordPolicy, now: now)
     }
 
     /// Builds the router: every route is mounted under the issuer's path.

@@ -19,6 +19,7 @@ struct Settings: Sendable {
     var allowedHeaders: [String]
     var extraHeaders: [(String, String)]
     var signingAlgorithm: String
+    var passwordPolicy: PasswordPolicySettings
 
     struct RefreshSettings: Sendable {
         var disableRotation: Bool
