@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -32,6 +33,8 @@ let package = Package(
         // System libraries
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLDAP", path: "Sources/CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Shared seam types: identities, scopes, IDs, Dex wire encodings. Foundation only.
         .target(name: "FedgateCore", swiftSettings: swiftSettings),
@@ -40,15 +43,16 @@ let package = Package(
 
         .target(
             name: "Connectors",
-            dependencies: ["FedgateCore", "CCrypt", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FedgateCore", "CCrypt", "CLDAP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
         .target(
             name: "Storage",
             dependencies: [
-                "FedgateCore",
+                "FedgateCore", "CCurl",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
