@@ -1,0 +1,77 @@
+"""Issue 3 through the real binary: brute-force protection on the password form and grant
+(429 + Retry-After, no user enumeration, recovery after the backoff), and a refresh whose upstream
+user has disappeared answered invalid_grant, never a 500."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urljoin
+
+from e2e_support.browser import Browser
+from e2e_support.oidc import auth_url, new_session, token_request, verify_id_token
+from e2e_support.server import (ADMIN_EMAIL, ADMIN_PASSWORD, CLIENT_ID, CLIENT_SECRET, JANE_EMAIL, JANE_HASH,
+                                JANE_USER_ID, REDIRECT_URI)
+
+POLICY = {"oauth2": {"passwordConnector": "local",
+                     "passwordPolicy": {"maxFailures": 3, "maxFailuresPerIP": 100, "lockout": "2s", "window": "1m"}}}
+
+
+def grant(server, username: str, password: str):
+    return token_request(server, {"grant_type": "password", "username": username, "password": password, "scope": "openid"})
+
+
+def test_password_grant_is_throttled_after_max_failures_and_recovers(fedgate):
+    server = fedgate(POLICY)
+    for user in (ADMIN_EMAIL, "nobody@example.com"):  # an unknown user is treated exactly the same
+        for _ in range(3):
+            resp = grant(server, user, "wrong")
+            assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+        limited = grant(server, user, "wrong")
+        assert limited.status_code == 429, limited.text
+        assert 1 <= int(limited.headers["Retry-After"]) <= 2
+    # The right password is not even checked while locked out.
+    assert grant(server, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
+    time.sleep(2.2)
+    ok = grant(server, ADMIN_EMAIL, ADMIN_PASSWORD)
+    assert ok.status_code == 200, ok.text
+    verify_id_token(server, ok.json()["id_token"])
+
+
+def test_password_form_shows_a_plain_message_with_429(fedgate):
+    server = fedgate(POLICY)
+    browser = Browser()
+    page = browser.walk_to_form(auth_url(server, connector_id="local"), "login-form")
+    form = page.form("login-form")
+    target = urljoin(page.url, form.action)
+    session = browser.session
+    statuses = []
+    for _ in range(4):
+        resp = session.post(target, data={"login": ADMIN_EMAIL, "password": "wrong"}, allow_redirects=False, timeout=10)
+        statuses.append(resp.status_code)
+    assert statuses[:3] == [401, 401, 401], statuses
+    assert statuses[3] == 429, statuses
+    assert "Too many failed attempts" in resp.text
+    assert resp.headers.get("Retry-After")
+    assert f'value="{ADMIN_EMAIL}"' in resp.text  # the username is kept, the password is not echoed
+
+
+def test_refresh_after_the_upstream_user_disappears_is_invalid_grant(fedgate, tmp_path):
+    shared = {"storage": {"type": "sqlite3", "config": {"file": str(tmp_path / "shared.db")}},
+              "oauth2": {"skipApprovalScreen": True}}
+    first = fedgate(shared)
+    arrival = Browser().authorize(auth_url(first, connector_id="local"), REDIRECT_URI, login=JANE_EMAIL,
+                                  password="Tr0ub4dor-e2e-9f3k")
+    tokens = token_request(first, {"grant_type": "authorization_code", "code": arrival.params["code"],
+                                   "redirect_uri": REDIRECT_URI}).json()
+    assert "refresh_token" in tokens
+    code, _ = first.terminate()
+    assert code == 0
+
+    # The operator removes jane from the config; the same store, a new process.
+    without_jane = dict(shared)
+    without_jane["staticPasswords"] = [p for p in first.config["staticPasswords"] if p["email"] != JANE_EMAIL]
+    second = fedgate(without_jane)
+    resp = new_session().post(second.url("/token"), auth=(CLIENT_ID, CLIENT_SECRET), timeout=10,
+                              data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"] == "invalid_grant"
