@@ -127,6 +127,9 @@ public struct RefreshToken: Codable, Sendable, Equatable {
 }
 
 /// A reference from an offline session to one refresh token (Dex `storage.RefreshTokenRef`).
+///
+/// `lastUsed` is written when the token is created; the refresh token record holds the
+/// authoritative `lastUsed`, so a refresh costs one storage transaction, not two.
 public struct RefreshTokenRef: Codable, Sendable, Equatable {
     public var id: String
     public var clientID: String

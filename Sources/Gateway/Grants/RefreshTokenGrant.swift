@@ -86,10 +86,8 @@ extension Gateway {
             }
         }
         guard let currentSecret = result.value else { throw invalid }
-        let userID = record.claims.userID
-        try? await storage.updateOfflineSession(userID: userID, connectorID: record.connectorID) { session in
-            session.refresh[id]?.lastUsed = current
-        }
+        // The offline session's reference is not touched: the token record already holds
+        // `lastUsed`, and a second transaction per refresh would only duplicate it.
 
         let request = TokenRequestContext(clientID: client.id, claims: claims, scopes: scopes, nonce: record.nonce,
                                           connectorID: record.connectorID, authTime: record.authTime)
