@@ -9,6 +9,7 @@ extension ConnectorRegistry {
         registry.register(LocalConnectorConfig.self)
         registry.register(MockCallbackConfig.self)
         registry.register(MockPasswordConfig.self)
+        registry.register(LDAPConfig.self)
         return registry
     }
 }
