@@ -16,7 +16,8 @@ import pytest
 from e2e_support.server import REPO_ROOT, base_config, deep_merge, free_port
 
 EXAMPLES = sorted((REPO_ROOT / "connector-configs").glob("*.yaml"))
-EXPECTED_EXAMPLES = ["quickstart.yaml", "mock-callback.yaml", "mock-password.yaml", "local.yaml", "dex-compat.yaml"]
+EXPECTED_EXAMPLES = ["quickstart.yaml", "mock-callback.yaml", "mock-password.yaml", "local.yaml", "dex-compat.yaml",
+                     "ldap.yaml", "active-directory.yaml"]
 
 
 def run(binary: Path, *args: str, cwd: Path = REPO_ROOT, timeout: float = 30) -> subprocess.CompletedProcess[str]:
