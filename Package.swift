@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "fedgate",
             dependencies: [
-                "Gateway",
+                "Gateway", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -10,7 +10,7 @@ struct Fedgate: AsyncParsableCommand {
         commandName: "fedgate",
         abstract: "A Dex-compatible OpenID Connect identity federation gateway.",
         version: FedgateVersion.string,
-        subcommands: [Serve.self, Validate.self, Version.self]
+        subcommands: [Serve.self, Validate.self, Version.self, StorageCommand.self]
     )
 }
 

@@ -76,10 +76,12 @@ struct LDAPOutageTests {
                 try await Task.sleep(for: .milliseconds(10))
                 ticks += 1
             }
-            #expect(ticks >= 10, "the cooperative pool kept running while logins waited (\(ticks) ticks of 10 ms in 0.5 s)")
+            // A blocked pool would run the ticker only once, after the logins gave up; any more
+            // ticks prove it kept running (the exact count depends on machine load).
+            #expect(ticks >= 3, "the cooperative pool kept running while logins waited (\(ticks) ticks of 10 ms in 0.5 s)")
             #expect(await failures == 6)
             let elapsed = clock.now - started
-            #expect(elapsed < .seconds(4), "all logins failed within the 1.5 s timeout (plus slack): \(elapsed)")
+            #expect(elapsed < .seconds(6), "all logins failed within the 1.5 s timeout (plus slack for a loaded machine): \(elapsed)")
 
             try directory.signal(SIGCONT)
             #expect(try await ldap.login(username: "bob", password: "bobpass", scopes: .withGroups) != nil)

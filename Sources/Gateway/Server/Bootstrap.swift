@@ -84,7 +84,10 @@ extension Gateway {
                            pages: pages, logger: logger, now: now)
     }
 
-    static func openStorage(_ settings: StorageSettings, logger: Logger) async throws -> any GatewayStorage {
+    /// Opens the configured backend itself (no static overlay): `make` wraps it, and
+    /// `fedgate storage copy` uses it raw. Shared backends (postgres, etcd) must be reachable at
+    /// start; later outages are reported per request as `StorageError.unavailable` (503).
+    public static func openStorage(_ settings: StorageSettings, logger: Logger) async throws -> any GatewayStorage {
         switch settings {
         case .memory:
             return MemoryStorage()
@@ -92,6 +95,10 @@ extension Gateway {
             let dir = URL(fileURLWithPath: file).deletingLastPathComponent().path
             if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             return try await SQLiteStorage.open(file: file, logger: logger)
+        case .postgres(let options):
+            return try await PostgresStorage.open(options, logger: logger)
+        case .etcd(let options):
+            return try await EtcdStorage.open(options, logger: logger)
         }
     }
 }

@@ -42,6 +42,7 @@ public final class Gateway: Sendable {
     public func router() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger, extraHeaders: settings.extraHeaders))
+        router.add(middleware: StorageOutageMiddleware(logger: logger))
         let cors = CORSPolicy(allowedOrigins: settings.allowedOrigins, allowedHeaders: settings.allowedHeaders)
         let base = router.group(RouterPath(settings.issuerPath.isEmpty ? "" : String(settings.issuerPath.dropFirst())))
 
@@ -70,6 +71,7 @@ public final class Gateway: Sendable {
 
         // Operations and assets.
         base.get("healthz") { _, _ in await self.health() }
+        base.get("healthz/ready") { _, _ in await self.readiness() }
         base.get("static/**") { req, ctx in self.asset("static/" + ctx.parameters.getCatchAll().joined(separator: "/")) }
         base.get("theme/**") { req, ctx in self.asset("theme/" + ctx.parameters.getCatchAll().joined(separator: "/")) }
         base.get("robots.txt") { _, _ in self.asset("static/robots.txt") }

@@ -1,0 +1,125 @@
+import Foundation
+import PostgresNIO
+
+/// How one object type maps onto its PostgreSQL table: key columns, indexed columns and the JSON
+/// body. The SQL is built only from these constant names; every value is a bound parameter.
+struct PostgresTable<Object: Codable & Sendable>: Sendable {
+    let name: String
+    let keyColumns: [String]
+    let key: @Sendable (Object) -> [String]
+    /// Integer columns kept in step with the body so queries can use them (e.g. `expiry_us`).
+    let indexColumns: [String]
+    let indexValues: @Sendable (Object) -> [PostgresBindValue]
+    let orderBy: String
+
+    init(_ name: String, keyColumns: [String], key: @escaping @Sendable (Object) -> [String],
+         indexColumns: [String] = [], indexValues: @escaping @Sendable (Object) -> [PostgresBindValue] = { _ in [] }) {
+        self.name = name; self.keyColumns = keyColumns; self.key = key
+        self.indexColumns = indexColumns; self.indexValues = indexValues
+        self.orderBy = keyColumns.joined(separator: ", ")
+    }
+
+    /// `col1 = $<first> AND col2 = $<first+1>`.
+    func keyPredicate(from first: Int = 1) -> String {
+        keyColumns.enumerated().map { "\($0.element) = $\(first + $0.offset)" }.joined(separator: " AND ")
+    }
+
+    /// The lock name of one object for `KeyedUpdateLock`.
+    func lockKey(_ key: [String]) -> String { ([name] + key).joined(separator: "\u{0}") }
+}
+
+// Row operations on one connection (inside `withConnection` or `transaction`).
+extension PostgresStorage {
+    /// Inserts unless the key is taken; returns whether a row was written.
+    func insertRow<O>(_ table: PostgresTable<O>, _ object: O, on connection: PostgresConnection) async throws -> Bool {
+        let columns = table.keyColumns + table.indexColumns + ["data"]
+        let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
+        let binds = table.key(object).map(PostgresBindValue.text) + table.indexValues(object)
+            + [.text(try StorageCodec.encode(object))]
+        let rows = try await run(
+            "INSERT INTO \(table.name) (\(columns.joined(separator: ", "))) VALUES (\(placeholders)) "
+                + "ON CONFLICT DO NOTHING RETURNING 1",
+            binds, on: connection)
+        return !rows.isEmpty
+    }
+
+    func selectRow<O>(_ table: PostgresTable<O>, key: [String], on connection: PostgresConnection) async throws -> O? {
+        let rows = try await run("SELECT data FROM \(table.name) WHERE \(table.keyPredicate())",
+                                 key.map(PostgresBindValue.text), on: connection)
+        return try rows.first.map { try decodeBody(O.self, $0) }
+    }
+
+    func selectRows<O>(_ table: PostgresTable<O>, where predicate: String? = nil, _ binds: [PostgresBindValue] = [],
+                       on connection: PostgresConnection) async throws -> [O] {
+        let filter = predicate.map { " WHERE \($0)" } ?? ""
+        let rows = try await run("SELECT data FROM \(table.name)\(filter) ORDER BY \(table.orderBy)", binds, on: connection)
+        return try rows.map { try decodeBody(O.self, $0) }
+    }
+
+    /// Rewrites the body and index columns of an existing row.
+    func updateRow<O>(_ table: PostgresTable<O>, _ object: O, on connection: PostgresConnection) async throws {
+        let values = table.indexColumns + ["data"]
+        let sets = values.enumerated().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: ", ")
+        let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))]
+            + table.key(object).map(PostgresBindValue.text)
+        try await run("UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate(from: values.count + 1))",
+                      binds, on: connection)
+    }
+
+    /// Deletes by key; returns whether a row existed.
+    func deleteRow<O>(_ table: PostgresTable<O>, key: [String], on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await run("DELETE FROM \(table.name) WHERE \(table.keyPredicate()) RETURNING 1",
+                                 key.map(PostgresBindValue.text), on: connection)
+        return !rows.isEmpty
+    }
+
+    private func decodeBody<O: Decodable>(_ type: O.Type, _ row: PostgresRow) throws -> O {
+        let text: String
+        do {
+            text = try row.decode(String.self)
+        } catch {
+            throw StorageError.corrupt("\(O.self) row has no readable body")
+        }
+        return try StorageCodec.decode(type, from: text)
+    }
+
+    // MARK: Whole operations
+
+    func create<O>(_ table: PostgresTable<O>, _ object: O) async throws {
+        let inserted = try await withConnection { try await self.insertRow(table, object, on: $0) }
+        guard inserted else { throw StorageError.alreadyExists }
+    }
+
+    func get<O>(_ table: PostgresTable<O>, key: [String]) async throws -> O {
+        guard let object = try await withConnection({ try await self.selectRow(table, key: key, on: $0) }) else {
+            throw StorageError.notFound
+        }
+        return object
+    }
+
+    func list<O>(_ table: PostgresTable<O>, where predicate: String? = nil, _ binds: [PostgresBindValue] = []) async throws -> [O] {
+        try await withConnection { try await self.selectRows(table, where: predicate, binds, on: $0) }
+    }
+
+    /// Read-modify-write in one serializable transaction (retried on conflict); the updater must
+    /// keep the key. Local updates of the same object queue first (`KeyedUpdateLock`).
+    func update<O>(_ table: PostgresTable<O>, key: [String], _ update: @escaping @Sendable (inout O) throws -> Void) async throws {
+        try await updateLock.withLock(table.lockKey(key)) {
+            try await self.transaction { connection in
+                guard var object = try await self.selectRow(table, key: key, on: connection) else {
+                    throw StorageError.notFound
+                }
+                try update(&object)
+                guard table.key(object) == key else {
+                    throw StorageError.corrupt("an updater must not change the object's key")
+                }
+                try await self.updateRow(table, object, on: connection)
+            }
+        }
+    }
+
+    func delete<O>(_ table: PostgresTable<O>, key: [String]) async throws {
+        let deleted = try await withConnection { try await self.deleteRow(table, key: key, on: $0) }
+        guard deleted else { throw StorageError.notFound }
+    }
+}

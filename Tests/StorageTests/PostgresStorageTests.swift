@@ -1,0 +1,228 @@
+import FedgateCore
+import Foundation
+import StorageConformance
+import Testing
+@testable import Storage
+
+/// `PostgresStorage` against a real PostgreSQL 15 (scripts/start-postgres.sh), password auth on
+/// loopback. Each conformance case gets its own empty database.
+@Suite("PostgresStorage")
+struct PostgresStorageTests {
+    @Test("conformance on a fresh database", arguments: StorageConformance.all)
+    func conformance(_ c: ConformanceCase) async throws {
+        let server = try await PostgresTestServer.shared
+        try await c.run { try await server.freshStore() }
+    }
+
+    @Test("migrations run once: replicas opening one new database together, then reopening, keep version and data")
+    func migrations() async throws {
+        let server = try await PostgresTestServer.shared
+        let database = try await server.createDatabase()
+        let options = server.options(database: database)
+        let stores = try await withThrowingTaskGroup(of: PostgresStorage.self) { group in
+            for _ in 0..<3 { group.addTask { try await PostgresStorage.open(options, logger: testLogger) } }
+            return try await group.reduce(into: [PostgresStorage]()) { $0.append($1) }
+        }
+        for store in stores { #expect(try await store.schemaVersion() == PostgresStorage.latestSchemaVersion) }
+        let client = Client(id: "kept", secret: "s", redirectURIs: ["https://app.example/cb"], name: "Kept")
+        try await stores[0].createClient(client)
+        for store in stores { try await store.close() }
+
+        let again = try await PostgresStorage.open(options, logger: testLogger)
+        #expect(try await again.schemaVersion() == PostgresStorage.latestSchemaVersion)
+        #expect(try await again.getClient(id: "kept") == client)
+        try await again.close()
+    }
+
+    @Test("a serialization failure (SQLSTATE 40001) between two replicas is retried, and both writes land")
+    func serializationFailureIsRetried() async throws {
+        let server = try await PostgresTestServer.shared
+        let options = server.options(database: try await server.createDatabase())
+        let a = try await PostgresStorage.open(options, logger: testLogger)
+        let b = try await PostgresStorage.open(options, logger: testLogger)
+        try await a.createClient(Client(id: "raced"))
+
+        // A reads, then waits inside its updater until B has committed its own update of the
+        // same row; A's UPDATE must then fail with 40001 and A must retry with B's write visible.
+        let runs = LockedCounter()
+        let other = TaskBox()
+        try await a.updateClient(id: "raced") { client in
+            runs.increment()
+            client.redirectURIs.append("from-a")
+            if runs.value == 1 {
+                other.start { try await b.updateClient(id: "raced") { $0.redirectURIs.append("from-b") } }
+                other.waitUntilFinished(timeout: 10)
+            }
+        }
+        try await other.result()
+        #expect(runs.value == 2, "A's updater ran again after the conflict")
+        #expect(a.retriedTransactions >= 1)
+        #expect(Set(try await a.getClient(id: "raced").redirectURIs) == ["from-a", "from-b"])
+        #expect(try await a.getClient(id: "raced").redirectURIs.count == 2)
+        try await a.close()
+        try await b.close()
+    }
+
+    @Test("three replicas updating one refresh token 150 times lose no update")
+    func threeReplicasParallelUpdates() async throws {
+        let server = try await PostgresTestServer.shared
+        let options = server.options(database: try await server.createDatabase())
+        var stores: [PostgresStorage] = []
+        for _ in 0..<3 { stores.append(try await PostgresStorage.open(options, logger: testLogger)) }
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        try await stores[0].createRefreshToken(RefreshToken(id: "shared", token: "t", createdAt: now, lastUsed: now,
+                                                            clientID: "c", connectorID: "local",
+                                                            claims: Claims(userID: "u", username: "u")))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<150 {
+                let store = stores[index % 3]
+                group.addTask { try await store.updateRefreshToken(id: "shared") { $0.scopes.append("s\(index)") } }
+            }
+            try await group.waitForAll()
+        }
+        let scopes = try await stores[1].getRefreshToken(id: "shared").scopes
+        #expect(scopes.count == 150)
+        #expect(Set(scopes).count == 150)
+        for store in stores { try await store.close() }
+    }
+
+    @Test("garbage collection removes 100,000 expired rows in pages")
+    func largeGarbageCollection() async throws {
+        let server = try await PostgresTestServer.shared
+        let store = try await server.freshStore()
+        // Bodies are never decoded by the collector, so bulk rows can be inserted by SQL directly.
+        try await store.withConnection { connection in
+            try await store.run("""
+                INSERT INTO auth_request (id, expiry_us, data) \
+                SELECT 'ar-' || g, 1000, '{}' FROM generate_series(1, 100000) AS g
+                """, on: connection)
+            try await store.run("""
+                INSERT INTO refresh_token (id, created_at_us, last_used_us, data) \
+                SELECT 'rt-' || g, 1000, 1000, '{}' FROM generate_series(1, 20000) AS g
+                """, on: connection)
+        }
+        try await store.createAuthRequest(AuthRequest(id: "live", clientID: "c", redirectURI: "https://app.example/cb",
+                                                      expiry: Date().addingTimeInterval(600)))
+        let started = ContinuousClock.now
+        let result = try await store.garbageCollect(now: Date(), refreshPolicy: RefreshExpiryPolicy(validIfNotUsedFor: 3600))
+        let elapsed = ContinuousClock.now - started
+        #expect(result.authRequests == 100_000)
+        #expect(result.refreshTokens == 20_000)
+        _ = try await store.getAuthRequest(id: "live")
+        #expect(try await store.garbageCollect(now: Date(), refreshPolicy: RefreshExpiryPolicy(validIfNotUsedFor: 3600)).total == 0)
+        #expect(elapsed < .seconds(60), "collection took \(elapsed)")
+        try await store.close()
+    }
+
+    @Test("while the server is down calls fail as unavailable within the timeout; they work again once it is back")
+    func outageAndRecovery() async throws {
+        let server = try await PostgresTestServer.start()
+        do {
+            let store = try await PostgresStorage.open(server.options(connectionTimeout: 2), logger: testLogger)
+            try await store.createClient(Client(id: "before"))
+            try await server.pause()
+            let started = ContinuousClock.now
+            await #expect(throws: StorageError.unavailable("down")) { _ = try await store.getClient(id: "before") }
+            await #expect(throws: StorageError.unavailable("down")) { try await store.healthCheck() }
+            #expect(ContinuousClock.now - started < .seconds(8))
+            try await server.resume()
+            var recovered = false
+            for _ in 0..<100 where !recovered {
+                recovered = (try? await store.getClient(id: "before")) != nil
+                if !recovered { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(recovered, "the pool reconnected by itself")
+            try await store.createClient(Client(id: "after"))
+            try await store.close()
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
+    @Test("a wrong password is reported as unavailable, naming no secret")
+    func wrongPassword() async throws {
+        let server = try await PostgresTestServer.shared
+        var options = server.options()
+        options.password = "definitely-wrong-\(UUID().uuidString)"
+        options.connectionTimeout = 3
+        do {
+            _ = try await PostgresStorage.open(options, logger: testLogger)
+            Issue.record("opened with a wrong password")
+        } catch let error as StorageError {
+            #expect(error.isUnavailable)
+            #expect(!error.reason.contains(options.password))
+            #expect(!error.reason.contains(server.password))
+        }
+    }
+
+    @Test("Dex's host forms: host, host:port, [v6]:port and a Unix socket directory")
+    func hostForms() {
+        #expect(PostgresOptions(host: "db.example", port: 6432).endpoint == .tcp(host: "db.example", port: 6432))
+        #expect(PostgresOptions(host: "db.example:7000", port: 6432).endpoint == .tcp(host: "db.example", port: 7000))
+        #expect(PostgresOptions(host: "[::1]:7001").endpoint == .tcp(host: "::1", port: 7001))
+        #expect(PostgresOptions(host: "/var/run/postgresql", port: 5433).endpoint
+                == .unixSocket(path: "/var/run/postgresql/.s.PGSQL.5433"))
+        #expect(PostgresOptions().sslMode == .verifyFull)
+        let secret = PostgresOptions(host: "h", database: "d", user: "u", password: "hunter2")
+        #expect(!secret.redactedDescription.contains("hunter2"))
+    }
+
+    @Test("the keyed update lock lets different keys run together and releases every key")
+    func keyedLock() async throws {
+        let lock = KeyedUpdateLock()
+        let order = LockedBox<[String]>([])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    try await lock.withLock("k\(index % 5)") { order.withValue { $0.append("k\(index % 5)") } }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(order.withValue { $0.count } == 50)
+        #expect(await lock.heldKeys == 0)
+    }
+}
+
+/// A task started from inside a synchronous updater, which the updater can wait for.
+final class TaskBox: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var task: Task<Void, any Error>?
+    private var finished = false
+
+    func start(_ body: @escaping @Sendable () async throws -> Void) {
+        lock.withLock {
+            task = Task.detached {
+                defer { self.lock.withLock { self.finished = true; self.lock.broadcast() } }
+                try await body()
+            }
+        }
+    }
+
+    /// Blocks the calling thread (a test's updater) until the task ends or `timeout` passes.
+    func waitUntilFinished(timeout: TimeInterval) {
+        let deadline = Date().addingTimeInterval(timeout)
+        lock.withLock {
+            while !finished, lock.wait(until: deadline) {}
+        }
+    }
+
+    func result() async throws {
+        guard let task = lock.withLock({ task }) else { return }
+        try await task.value
+    }
+}
+
+/// A value shared with concurrently running tasks.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withValue<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
