@@ -264,3 +264,24 @@ smaps_top() {
          /^Rss:/ { rss[name] += $2 }
          END { for (n in rss) if (rss[n] > 0) printf "%8d KiB  %s\n", rss[n], n }' "/proc/$1/smaps" | sort -rn
 }
+
+# seeded_db ALG DIR: DIR/fedgate.db holds $TOKENS refresh tokens (signer ALG), DIR/tokens.txt
+# lists them. Seeding is done once per algorithm into $WORK/seed-ALG and copied from there.
+seeded_db() {
+    local alg="$1" dir="$2" seed="$WORK/seed-$1" port
+    if [ ! -f "$seed/done" ] || [ "$(cat "$seed/done")" != "$TOKENS" ]; then
+        log "seeding $TOKENS refresh tokens ($alg)"
+        rm -rf "$seed" && mkdir -p "$seed"
+        port="$(free_port)"
+        write_config "$seed/config.yaml" "$port" "$seed/fedgate.db" "$alg"
+        start_fedgate "$seed/config.yaml" "$seed/fedgate.log"
+        python3 "$BENCH_DIR/seed.py" mint --url "http://127.0.0.1:$port/dex" \
+            --client "$CLIENT_ID:$CLIENT_SECRET" --out "$seed/template.txt"
+        stop_fedgate
+        python3 "$BENCH_DIR/seed.py" insert --db "$seed/fedgate.db" --template "$seed/template.txt" \
+            --count "$TOKENS" --tokens-out "$seed/tokens.txt"
+        echo "$TOKENS" >"$seed/done"
+    fi
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$seed/fedgate.db" "$seed/tokens.txt" "$dir/"
+}
