@@ -2,11 +2,20 @@ import Foundation
 
 /// base64url without padding (RFC 4648 §5), as Go's `base64.RawURLEncoding`.
 public enum Base64URL {
+    /// One pass over Foundation's base64 output, mapping `+/` to `-_` and dropping padding.
     public static func encode<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let standard = Data(bytes).base64EncodedData()
+        var out = [UInt8]()
+        out.reserveCapacity(standard.count)
+        for c in standard {
+            switch c {
+            case UInt8(ascii: "+"): out.append(UInt8(ascii: "-"))
+            case UInt8(ascii: "/"): out.append(UInt8(ascii: "_"))
+            case UInt8(ascii: "="): continue
+            default: out.append(c)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     public static func decode(_ string: String) -> Data? {

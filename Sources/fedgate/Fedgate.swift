@@ -4,7 +4,6 @@ import Gateway
 import Logging
 
 /// `fedgate`: serve, validate and version, with Dex's flags.
-@main
 struct Fedgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fedgate",
