@@ -27,8 +27,7 @@ extension Gateway {
     }
 
     func handleApproval(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        let params: FormParameters
-        do { params = try await parameters(request, context) } catch { throw PageError.badRequest("The request body is too large.") }
+        let params = try await pageParameters(request, context)
         let authRequest = try await loadApproval(params)
         guard params["approval"] == "approve" else {
             try? await storage.deleteAuthRequest(id: authRequest.id)

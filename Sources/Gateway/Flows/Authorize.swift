@@ -19,8 +19,7 @@ extension Gateway {
     }
 
     func handleAuthorize(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        let params: FormParameters
-        do { params = try await parameters(request, context) } catch { throw PageError.badRequest("The request body is too large.") }
+        let params = try await pageParameters(request, context)
         if let longest = params.longestValue, longest.length > Settings.maxParameterLength {
             throw PageError.badRequest("Parameter \(longest.key) is too long.")
         }
@@ -58,6 +57,25 @@ extension Gateway {
 
     static let oobRedirectURI = "urn:ietf:wg:oauth:2.0:oob"
 
+    /// Why `scopes` cannot be granted to `client`, or nil: `openid` is required, every scope must
+    /// be known, and a cross-client peer must list this client in its `trustedPeers` (Dex's rules,
+    /// shared by `/auth` and the password grant).
+    func scopeProblem(_ scopes: [String], client: Client) async -> String? {
+        guard scopes.contains(Scope.openID) else { return "Missing required scope(s) [\"openid\"]." }
+        var unknown: [String] = []
+        for scope in scopes where !Scope.known.contains(scope) {
+            guard scope.hasPrefix(Scope.crossClientPrefix) else {
+                unknown.append(scope)
+                continue
+            }
+            let peerID = String(scope.dropFirst(Scope.crossClientPrefix.count))
+            if peerID == client.id { continue }
+            guard let peer = try? await storage.getClient(id: peerID) else { return "Unknown peer client \"\(peerID)\"." }
+            guard peer.trustedPeers.contains(client.id) else { return "Client \"\(peerID)\" does not trust this client." }
+        }
+        return unknown.isEmpty ? nil : "Unrecognized scope(s) \(unknown)."
+    }
+
     func errorRedirect(_ redirectURI: String, state: String, _ error: RedirectError) -> Response {
         if redirectURI == Self.oobRedirectURI {
             return Responses.html(pages.error(title: "Authorization failed", message: "\(error.code): \(error.description)"), status: .badRequest)
@@ -87,28 +105,9 @@ extension Gateway {
             throw RedirectError(code: "unsupported_response_type", description: "The response type \"token\" alone is not an OpenID Connect flow.")
         }
 
-        // scope: openid required, every scope known, cross-client peers must trust this client.
         let scopes = (params["scope"] ?? "").split(separator: " ").map(String.init)
-        guard scopes.contains(Scope.openID) else {
-            throw RedirectError(code: "invalid_scope", description: "Missing required scope(s) [\"openid\"].")
-        }
-        var unknown: [String] = []
-        for scope in scopes where !Scope.known.contains(scope) {
-            if scope.hasPrefix(Scope.crossClientPrefix) {
-                let peerID = String(scope.dropFirst(Scope.crossClientPrefix.count))
-                if peerID == client.id { continue }
-                guard let peer = try? await storage.getClient(id: peerID) else {
-                    throw RedirectError(code: "invalid_scope", description: "Unknown peer client \"\(peerID)\".")
-                }
-                guard peer.trustedPeers.contains(client.id) else {
-                    throw RedirectError(code: "invalid_scope", description: "Client \"\(peerID)\" does not trust this client.")
-                }
-            } else {
-                unknown.append(scope)
-            }
-        }
-        if !unknown.isEmpty {
-            throw RedirectError(code: "invalid_scope", description: "Unrecognized scope(s) \(unknown).")
+        if let problem = await scopeProblem(scopes, client: client) {
+            throw RedirectError(code: "invalid_scope", description: problem)
         }
 
         let nonce = params["nonce"] ?? ""

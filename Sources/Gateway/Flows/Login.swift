@@ -105,8 +105,7 @@ extension Gateway {
     func handlePasswordLogin(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let entry = try connectorEntry(context)
         let connector = try passwordConnector(entry)
-        let params: FormParameters
-        do { params = try await parameters(request, context) } catch { throw PageError.badRequest("The request body is too large.") }
+        let params = try await pageParameters(request, context)
         let authRequest = try await loadAuthRequest(params["state"])
         guard authRequest.connectorID == entry.id || authRequest.connectorID.isEmpty else {
             throw PageError.badRequest("This login session belongs to another connector.")
@@ -143,8 +142,7 @@ extension Gateway {
     /// `/callback`: the upstream sends the browser back with our auth request id as `state`
     /// (or SAML's `RelayState`).
     func handleCallback(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
-        let params: FormParameters
-        do { params = try await parameters(request, context) } catch { throw PageError.badRequest("The request body is too large.") }
+        let params = try await pageParameters(request, context)
         let authRequest = try await loadAuthRequest(params["state"] ?? params["RelayState"])
         guard !authRequest.loggedIn else { throw PageError.badRequest("This login has already been completed.") }
         guard let entry = connectors[authRequest.connectorID] else {

@@ -18,18 +18,8 @@ extension Gateway {
             throw OAuthError.invalidRequest.with(description: "Missing username or password parameter.")
         }
         let scopes = (params["scope"] ?? "openid").split(separator: " ").map(String.init)
-        guard scopes.contains(Scope.openID) else {
-            throw OAuthError.invalidScope.with(description: "Missing required scope(s) [\"openid\"].")
-        }
-        for scope in scopes where !Scope.known.contains(scope) {
-            if scope.hasPrefix(Scope.crossClientPrefix) {
-                let peerID = String(scope.dropFirst(Scope.crossClientPrefix.count))
-                guard let peer = try? await storage.getClient(id: peerID), peer.trustedPeers.contains(client.id) || peerID == client.id else {
-                    throw OAuthError.invalidScope.with(description: "Client \"\(peerID)\" does not trust this client.")
-                }
-            } else {
-                throw OAuthError.invalidScope.with(description: "Unrecognized scope \"\(scope)\".")
-            }
+        if let problem = await scopeProblem(scopes, client: client) {
+            throw OAuthError.invalidScope.with(description: problem)
         }
         if case .limited(let retryAfter) = try await throttler.check(connectorID: entry.id, username: username, address: context.remoteAddress) {
             throw OAuthError(code: "invalid_request", description: LoginThrottler.message(retryAfter: retryAfter),

@@ -145,5 +145,10 @@ public final class Gateway: Sendable {
         return params
     }
 
+    /// `parameters` for the browser flows: an oversized body is the error page, not JSON.
+    func pageParameters(_ request: Request, _ context: GatewayRequestContext) async throws -> FormParameters {
+        do { return try await parameters(request, context) } catch { throw PageError.badRequest("The request body is too large.") }
+    }
+
     func query(_ request: Request) -> FormParameters { FormParameters(encoded: request.uri.query ?? "") }
 }
