@@ -76,9 +76,10 @@ struct LDAPOutageTests {
                 try await Task.sleep(for: .milliseconds(10))
                 ticks += 1
             }
-            // A blocked pool would run the ticker only once, after the logins gave up; any more
-            // ticks prove it kept running (the exact count depends on machine load).
-            #expect(ticks >= 3, "the cooperative pool kept running while logins waited (\(ticks) ticks of 10 ms in 0.5 s)")
+            // A blocked pool would run the ticker exactly once, after the logins gave up; a second
+            // tick proves it kept running. (Other suites run in parallel on this 2-thread pool, so
+            // the count itself depends on load and is not asserted further.)
+            #expect(ticks >= 2, "the cooperative pool kept running while logins waited (\(ticks) ticks of 10 ms in 0.5 s)")
             #expect(await failures == 6)
             let elapsed = clock.now - started
             #expect(elapsed < .seconds(6), "all logins failed within the 1.5 s timeout (plus slack for a loaded machine): \(elapsed)")
