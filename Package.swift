@@ -103,10 +103,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Bounded child processes for the tests that start real services (slapd, postgres, etcd).
+        .target(name: "TestProcessSupport", path: "Tests/TestProcessSupport", swiftSettings: swiftSettings),
+
         .testTarget(name: "FedgateCoreTests", dependencies: ["FedgateCore"]),
         .testTarget(name: "ClaimMappingTests", dependencies: ["ClaimMapping", "FedgateCore"]),
-        .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "FedgateCore", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageConformance", "FedgateCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "FedgateCore", "TestProcessSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageConformance", "FedgateCore", "TestProcessSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "Storage", "FedgateCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "GatewayTests",

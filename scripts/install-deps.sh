@@ -8,10 +8,11 @@ set -euo pipefail
 
 # Build: pkg-config + libssl-dev (COpenSSL), libcrypt-dev (CCrypt), libsqlite3-dev (sqlite-nio
 # links the system library on Linux). Test: python3-venv for the pytest suite, curl for scripts.
+# procps + gdb: the test runner lists and backtraces a hung test process.
 # libldap2-dev (CLDAP) and libcurl4-openssl-dev (CCurl) for the LDAP connector and etcd storage.
 # Test services, started by scripts/ on 127.0.0.1: slapd + ldap-utils, etcd, PostgreSQL 15, openssl.
 PACKAGES=(pkg-config libssl-dev libcrypt-dev libsqlite3-dev libldap2-dev libcurl4-openssl-dev
-          python3-venv curl ca-certificates openssl
+          python3-venv curl ca-certificates openssl procps gdb
           slapd ldap-utils etcd-server etcd-client postgresql-15)
 # shellcheck disable=SC2206 # word splitting of the extra list is intended
 PACKAGES+=(${FEDGATE_EXTRA_DEPS:-})

@@ -10,7 +10,8 @@
 # retry on "address in use".
 free_port() {
     local py
-    py="$(command -v python3 || true)"
+    # The system interpreter first: a pyenv shim on PATH costs a few process starts per call.
+    if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; else py="$(command -v python3 || true)"; fi
     if [ -n "$py" ]; then
         "$py" -c 'import socket
 s = socket.socket()

@@ -101,8 +101,8 @@ close_inherited_fds() {
 start_daemon() {
     ( close_inherited_fds; exec "$SLAPD" -f "$DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" )
     local i
-    for i in $(seq 1 200); do
-        if [ -s "$DIR/slapd.pid" ] && ldapsearch -x -H "ldap://127.0.0.1:$LDAP_PORT" -b "" -s base namingContexts >/dev/null 2>&1; then
+    for i in $(seq 1 300); do
+        if [ -s "$DIR/slapd.pid" ] && timeout 5 ldapsearch -o nettimeout=2 -x -H "ldap://127.0.0.1:$LDAP_PORT" -b "" -s base namingContexts >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.05
@@ -128,10 +128,10 @@ else
     seed "$DIR"
     start_daemon
     # Online loads, so the memberof overlay computes memberOf (slapadd would bypass it).
-    ldapadd -x -c -H "ldap://127.0.0.1:$LDAP_PORT" -D "$ROOTDN" -w "$ROOTPW" -f "$DIR/seed.ldif" >"$DIR/seed.log" 2>&1 || {
+    timeout 300 ldapadd -x -c -H "ldap://127.0.0.1:$LDAP_PORT" -D "$ROOTDN" -w "$ROOTPW" -f "$DIR/seed.ldif" >"$DIR/seed.log" 2>&1 || {
         echo "start-slapd: loading seed.ldif failed:" >&2; tail -5 "$DIR/seed.log" >&2; exit 1; }
     if [ -f "$DIR/big.ldif" ]; then
-        ldapadd -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "$ROOTDN" -w "$ROOTPW" -f "$DIR/big.ldif" >>"$DIR/seed.log" 2>&1 || {
+        timeout 300 ldapadd -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "$ROOTDN" -w "$ROOTPW" -f "$DIR/big.ldif" >>"$DIR/seed.log" 2>&1 || {
             echo "start-slapd: loading big.ldif failed:" >&2; tail -5 "$DIR/seed.log" >&2; exit 1; }
     fi
 fi

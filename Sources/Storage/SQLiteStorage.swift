@@ -7,9 +7,10 @@ import SQLiteNIO
 /// One connection serves every call. sqlite-nio runs each statement on its thread pool, so no
 /// event loop ever blocks on disk. Because a transaction is several awaited statements, every
 /// use of the connection is serialised by a FIFO `SQLiteTransactionLock` (an actor would
-/// interleave transactions at each `await`). Updates are read-modify-write inside one
-/// `BEGIN IMMEDIATE … COMMIT`, so they are atomic against this process and against any other
-/// process using the same file; the updater runs exactly once and a throwing updater rolls back.
+/// interleave transactions at each `await`). Updates are an optimistic read-modify-write: the
+/// write matches only the body that was read, so they are atomic against this process and against
+/// any other process using the same file; the updater runs again only if another process changed
+/// the row in between, and a throwing updater writes nothing.
 ///
 /// The file is put in WAL mode with `synchronous=NORMAL` (a commit is durable once the WAL is
 /// checkpointed or the OS flushes it; a crash never corrupts the database), a busy timeout for
@@ -23,6 +24,9 @@ public final class SQLiteStorage: GatewayStorage {
     /// Rows garbage collection deletes per statement (and per transaction), so a large store is
     /// cleaned in many short steps instead of one long write lock.
     static let gcPageSize = 500
+    /// Compare-and-swap rounds an update makes before reporting a conflict (only another process
+    /// writing the same row between a read and a write costs a round).
+    static let updateAttempts = 50
 
     let connection: SQLiteConnection
     let lock = SQLiteTransactionLock()

@@ -92,15 +92,33 @@ extension SQLiteStorage {
         try await withConnection { try await selectRows(table, where: predicate, binds) }
     }
 
-    /// Read-modify-write in one transaction; the updater must keep the key.
+    /// Read-modify-write as an optimistic compare-and-swap; the updater must keep the key.
+    ///
+    /// Two statements, no explicit transaction: the row is read, and written back only if its
+    /// body is still the text that was read (`WHERE … AND data = ?`). Inside this process the
+    /// connection lock already keeps the two together; another process writing the file in
+    /// between makes the write match nothing, and the updater runs again on the fresh row. This
+    /// halves the statements of the old `BEGIN IMMEDIATE`/`SELECT`/`UPDATE`/`COMMIT` form, and a
+    /// refresh grant is mostly statement round trips (docs/benchmarks.md).
     func update<O>(_ table: SQLiteTable<O>, key: [SQLiteData], _ update: (inout O) throws -> Void) async throws {
-        try await transaction {
-            guard var object = try await selectRow(table, key: key) else { throw StorageError.notFound }
-            try update(&object)
-            guard table.key(object) == key else {
-                throw StorageError.corrupt("an updater must not change the object's key")
+        try await withConnection {
+            for _ in 0..<Self.updateAttempts {
+                let rows = try await execute("SELECT data FROM \(table.name) WHERE \(table.keyPredicate)", key)
+                guard let row = rows.first else { throw StorageError.notFound }
+                guard let text = row.column("data")?.string else { throw StorageError.corrupt("\(O.self) row has no body") }
+                var object = try StorageCodec.decode(O.self, from: text)
+                try update(&object)
+                guard table.key(object) == key else {
+                    throw StorageError.corrupt("an updater must not change the object's key")
+                }
+                let sets = (table.indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")
+                let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))] + key + [.text(text)]
+                let written = try await execute(
+                    "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate) AND data = ? RETURNING 1 AS updated", binds
+                )
+                if !written.isEmpty { return }
             }
-            try await updateRow(table, object)
+            throw StorageError.conflict
         }
     }
 

@@ -2,6 +2,7 @@ import Connectors
 import FedgateCore
 import Foundation
 import Logging
+import TestProcessSupport
 
 /// A real slapd for the LDAP tests, started by `scripts/start-slapd.sh` in a throwaway directory
 /// on free loopback ports, seeded from `Tests/ldap/seed.ldif`, with a CA made at start.
@@ -155,51 +156,16 @@ final class LDAPTestDirectory: Sendable {
 
     // MARK: - Processes
 
-    /// Runs a program off the cooperative pool and returns its output; throws with its output
-    /// when it exits non-zero. Input and output go through files, not pipes: slapd daemonizes
-    /// from these scripts, and a pipe end inherited by a long-lived daemon (from this or a
-    /// concurrently spawned process) would never reach end-of-file.
+    /// Runs a program with a deadline (see `ChildProcess`: Foundation's `Process` once hung a CI
+    /// run here) and returns its output; throws with its output when it fails.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                     input: String? = nil) async throws -> String {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(executable, arguments, environment: environment, input: input) })
-            }
+        do {
+            return try await ChildProcess.run(executable, arguments, environment: environment, input: input,
+                                              timeout: .seconds(180))
+        } catch let failure as ChildProcess.Failure {
+            throw TestFailure(failure.description)
         }
-    }
-
-    /// The blocking part of ``run(_:_:environment:input:)``; its scratch files are gone before it returns.
-    private static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String],
-                                    input: String?) throws -> String {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fedgate-run-\(UUID().uuidString)")
-        let outputFile = scratch.appendingPathExtension("out")
-        let inputFile = scratch.appendingPathExtension("in")
-        defer {
-            try? FileManager.default.removeItem(at: outputFile)
-            try? FileManager.default.removeItem(at: inputFile)
-        }
-        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: inputFile.path, contents: Data((input ?? "").utf8))
-        let output = try FileHandle(forWritingTo: outputFile)
-        let stdin = try FileHandle(forReadingFrom: inputFile)
-        defer {
-            try? output.close()
-            try? stdin.close()
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = stdin
-        try process.run()
-        process.waitUntilExit()
-        let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus):\n\(text)")
-        }
-        return text
     }
 }
 

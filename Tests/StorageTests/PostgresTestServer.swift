@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestProcessSupport
 @testable import Storage
 
 /// A throwaway PostgreSQL 15 started by `scripts/start-postgres.sh`, with scram-sha-256 password
@@ -75,51 +76,16 @@ struct ScriptFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Runs `scripts/<name>` with bash and waits for it without blocking a cooperative thread.
-///
-/// Output goes to a file (daemons the script starts must not hold a pipe open); on failure the
-/// error carries it. `OWNER_PID` is this process, so services stop when the tests end. The child
-/// is spawned with `posix_spawn` and reaped with `waitpid(WNOHANG)` polling: Foundation's
-/// `Process.terminationHandler` was seen never to fire inside the test runner, leaving zombies.
-func runScript(_ name: String, _ arguments: [String], environment: [String: String] = [:]) async throws {
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("fedgate-script-\(UUID().uuidString).log")
-    defer { try? FileManager.default.removeItem(at: log) }
-    var env = ProcessInfo.processInfo.environment
+/// Runs `scripts/<name>` with bash, bounded by `timeout` (see `ChildProcess` for why not
+/// Foundation's `Process`). `OWNER_PID` is this process, so services stop when the tests end.
+func runScript(_ name: String, _ arguments: [String], environment: [String: String] = [:],
+               timeout: Duration = .seconds(180)) async throws {
+    var env = environment
     env["OWNER_PID"] = String(getpid())
-    for (key, value) in environment { env[key] = value }
-    let argv = ["/bin/bash", repositoryRoot.appendingPathComponent("scripts/\(name)").path] + arguments
-    let envp = env.map { "\($0.key)=\($0.value)" }
-
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-
-    var pid: pid_t = 0
-    let spawned: Int32 = withCStrings(argv) { cArgv in
-        withCStrings(envp) { cEnvp in posix_spawn(&pid, "/bin/bash", &actions, nil, cArgv, cEnvp) }
+    do {
+        _ = try await ChildProcess.runScript(repositoryRoot.appendingPathComponent("scripts/\(name)").path, arguments,
+                                             environment: env, timeout: timeout)
+    } catch let failure as ChildProcess.Failure {
+        throw ScriptFailure(message: failure.description)
     }
-    guard spawned == 0 else { throw ScriptFailure(message: "cannot start scripts/\(name): errno \(spawned)") }
-    var status: Int32 = 0
-    while true {
-        let done = waitpid(pid, &status, WNOHANG)
-        if done == pid { break }
-        if done < 0 && errno != EINTR { throw ScriptFailure(message: "waitpid for scripts/\(name): errno \(errno)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    let exited = (status & 0x7f) == 0
-    let code = (status >> 8) & 0xff
-    guard exited, code == 0 else {
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        throw ScriptFailure(message: "scripts/\(name) \(arguments.joined(separator: " ")) failed (status \(status)):\n\(output)")
-    }
-}
-
-/// Calls `body` with a NULL-terminated C array of the strings (for `posix_spawn`).
-private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-    let pointers = strings.map { strdup($0) } + [nil]
-    defer { pointers.forEach { free($0) } }
-    return body(pointers)
 }
