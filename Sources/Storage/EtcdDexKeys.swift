@@ -42,14 +42,24 @@ extension Keys: EtcdValue {
             return Keys(signingKey: own.signingKey, nextSigningKey: own.nextSigningKey,
                         verificationKeys: own.verificationKeys, nextRotation: own.nextRotation)
         }
-        let nextRotation = r.next_rotation ?? Date(timeIntervalSince1970: 0)
+        return try fromDex(signingKeyPub: r.signing_key_pub,
+                           verificationKeys: (r.verification_keys ?? []).map { ($0.publicKey, $0.expiry) },
+                           nextRotation: r.next_rotation)
+    }
+
+    /// The key set Fedgate uses for one Dex wrote (in etcd or in Dex's SQL `keys` row): Dex's
+    /// public keys become verification keys, the current one kept until `nextRotation` plus Dex's
+    /// default ID token lifetime, and there is no signing key, so Fedgate rotates at once.
+    static func fromDex(signingKeyPub: JSONValue?, verificationKeys: [(publicKey: JSONValue?, expiry: Date?)],
+                        nextRotation: Date?) throws -> Keys {
+        let nextRotation = nextRotation ?? Date(timeIntervalSince1970: 0)
         var verification: [VerificationKey] = []
-        for key in r.verification_keys ?? [] {
+        for key in verificationKeys {
             guard let jwk = key.publicKey, let kid = jwk.kid else { continue }
             verification.append(VerificationKey(kid: kid, publicJWK: try jwk.jsonText(),
                                                 expiry: key.expiry ?? Date(timeIntervalSince1970: 0)))
         }
-        if let current = r.signing_key_pub, let kid = current.kid, !verification.contains(where: { $0.kid == kid }) {
+        if let current = signingKeyPub, let kid = current.kid, !verification.contains(where: { $0.kid == kid }) {
             verification.append(VerificationKey(kid: kid, publicJWK: try current.jsonText(),
                                                 expiry: nextRotation.addingTimeInterval(dexDefaultIDTokenLifetime)))
         }

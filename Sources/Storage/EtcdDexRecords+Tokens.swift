@@ -48,12 +48,21 @@ extension OfflineSession: EtcdValue {
         var connectorData: Data?
     }
 
-    /// `storage.RefreshTokenRef`.
+    /// `storage.RefreshTokenRef`, written with Fedgate's lowerCamel names; read as Go reads it.
     private struct Ref: Codable {
         var id: String?
         var clientID: String?
         var createdAt: Date?
         var lastUsed: Date?
+
+        init(id: String?, clientID: String?, createdAt: Date?, lastUsed: Date?) {
+            self.id = id; self.clientID = clientID; self.createdAt = createdAt; self.lastUsed = lastUsed
+        }
+
+        init(from decoder: any Decoder) throws {
+            let ref = try DexRefreshTokenRef(from: decoder)
+            self.init(id: ref.id, clientID: ref.clientID, createdAt: ref.createdAt, lastUsed: ref.lastUsed)
+        }
     }
 
     static func etcdDecode(_ data: Data) throws -> OfflineSession {
@@ -148,5 +157,37 @@ extension LoginThrottle: EtcdValue {
     func etcdEncode() throws -> Data {
         try EtcdJSON.encode(Record(key: key, failures: failures, windowStart: windowStart, lockedUntil: lockedUntil,
                                    expiry: expiry))
+    }
+}
+
+/// Dex's `storage.RefreshTokenRef` as JSON. The Go struct has no JSON tags, so Dex writes `ID`,
+/// `ClientID`, `CreatedAt` and `LastUsed`; Go's decoder matches names without regard to case, and
+/// so does this one, so references written by Dex (either backend) and by Fedgate both read.
+struct DexRefreshTokenRef: Decodable {
+    var id: String?
+    var clientID: String?
+    var createdAt: Date?
+    var lastUsed: Date?
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        func key(_ name: String) -> AnyKey? {
+            container.allKeys.first { $0.stringValue.lowercased() == name.lowercased() }
+        }
+        func value<T: Decodable>(_ name: String, _ type: T.Type) throws -> T? {
+            guard let key = key(name) else { return nil }
+            return try container.decodeIfPresent(type, forKey: key)
+        }
+        id = try value("id", String.self)
+        clientID = try value("clientID", String.self)
+        createdAt = try value("createdAt", Date.self)
+        lastUsed = try value("lastUsed", Date.self)
     }
 }

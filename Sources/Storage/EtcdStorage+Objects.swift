@@ -33,12 +33,14 @@ extension EtcdStorage {
         try await self.update(EtcdKeys.authRequest + id, as: AuthRequest.self, keepsKey: { $0.id == id }, update)
     }
     public func deleteAuthRequest(id: String) async throws { try await delete(EtcdKeys.authRequest + id) }
+    public func listAuthRequests() async throws -> [AuthRequest] { try await list(EtcdKeys.authRequest, as: AuthRequest.self) }
 
     // MARK: Auth codes
 
     public func createAuthCode(_ code: AuthCode) async throws { try await create(EtcdKeys.authCode + code.id, code) }
     public func getAuthCode(id: String) async throws -> AuthCode { try await get(EtcdKeys.authCode + id, as: AuthCode.self) }
     public func deleteAuthCode(id: String) async throws { try await delete(EtcdKeys.authCode + id) }
+    public func listAuthCodes() async throws -> [AuthCode] { try await list(EtcdKeys.authCode, as: AuthCode.self) }
 
     // MARK: Refresh tokens
 
@@ -79,6 +81,11 @@ extension EtcdStorage {
         try await list(EtcdKeys.offlineSession + (userID + "|").lowercased(), as: OfflineSession.self) {
             $0.userID == userID
         }
+    }
+    /// Sorted by the model's (userID, connectorID): etcd's key order is that of the lower-cased key.
+    public func listOfflineSessions() async throws -> [OfflineSession] {
+        try await list(EtcdKeys.offlineSession, as: OfflineSession.self)
+            .sorted { ($0.userID, $0.connectorID) < ($1.userID, $1.connectorID) }
     }
 
     // MARK: Passwords
@@ -133,6 +140,10 @@ extension EtcdStorage {
         try await self.update(EtcdKeys.deviceToken + deviceCode, as: DeviceToken.self,
                               keepsKey: { $0.deviceCode == deviceCode }, update)
     }
+    public func listDeviceRequests() async throws -> [DeviceRequest] {
+        try await list(EtcdKeys.deviceRequest, as: DeviceRequest.self)
+    }
+    public func listDeviceTokens() async throws -> [DeviceToken] { try await list(EtcdKeys.deviceToken, as: DeviceToken.self) }
 
     // MARK: Login throttles
 
@@ -146,4 +157,7 @@ extension EtcdStorage {
         try await self.update(EtcdKeys.loginThrottle + key, as: LoginThrottle.self, keepsKey: { $0.key == key }, update)
     }
     public func deleteLoginThrottle(key: String) async throws { try await delete(EtcdKeys.loginThrottle + key) }
+    public func listLoginThrottles() async throws -> [LoginThrottle] {
+        try await list(EtcdKeys.loginThrottle, as: LoginThrottle.self)
+    }
 }

@@ -15,7 +15,9 @@ public protocol KeyStorage: Sendable {
     func updateKeys(_ update: @escaping @Sendable (inout Keys) throws -> Void) async throws
 }
 
-public protocol GatewayStorage: KeyStorage {
+/// Listing every object type (`StorageReader`) is part of the contract, so any store can be the
+/// source of `fedgate storage copy`.
+public protocol GatewayStorage: KeyStorage, StorageReader {
     // Clients
     func createClient(_ client: Client) async throws
     func getClient(id: String) async throws -> Client
@@ -28,11 +30,13 @@ public protocol GatewayStorage: KeyStorage {
     func getAuthRequest(id: String) async throws -> AuthRequest
     func updateAuthRequest(id: String, _ update: @escaping @Sendable (inout AuthRequest) throws -> Void) async throws
     func deleteAuthRequest(id: String) async throws
+    func listAuthRequests() async throws -> [AuthRequest]
 
     // Auth codes (no update: codes are immutable)
     func createAuthCode(_ code: AuthCode) async throws
     func getAuthCode(id: String) async throws -> AuthCode
     func deleteAuthCode(id: String) async throws
+    func listAuthCodes() async throws -> [AuthCode]
 
     // Refresh tokens
     func createRefreshToken(_ token: RefreshToken) async throws
@@ -47,6 +51,8 @@ public protocol GatewayStorage: KeyStorage {
     func updateOfflineSession(userID: String, connectorID: String, _ update: @escaping @Sendable (inout OfflineSession) throws -> Void) async throws
     func deleteOfflineSession(userID: String, connectorID: String) async throws
     func listOfflineSessions(userID: String) async throws -> [OfflineSession]
+    /// Every session of every user, sorted by (userID, connectorID).
+    func listOfflineSessions() async throws -> [OfflineSession]
 
     // Passwords, keyed by lower-cased email
     func createPassword(_ password: Password) async throws
@@ -68,12 +74,15 @@ public protocol GatewayStorage: KeyStorage {
     func createDeviceToken(_ token: DeviceToken) async throws
     func getDeviceToken(deviceCode: String) async throws -> DeviceToken
     func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws
+    func listDeviceRequests() async throws -> [DeviceRequest]
+    func listDeviceTokens() async throws -> [DeviceToken]
 
     // Brute-force throttles, keyed by `LoginThrottle.key`
     func createLoginThrottle(_ throttle: LoginThrottle) async throws
     func getLoginThrottle(key: String) async throws -> LoginThrottle
     func updateLoginThrottle(key: String, _ update: @escaping @Sendable (inout LoginThrottle) throws -> Void) async throws
     func deleteLoginThrottle(key: String) async throws
+    func listLoginThrottles() async throws -> [LoginThrottle]
 
     /// Removes expired auth requests, auth codes, device requests and tokens, refresh tokens that
     /// `refreshPolicy` says are expired, offline sessions left with no refresh token, and expired login throttles.

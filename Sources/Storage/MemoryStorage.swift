@@ -78,12 +78,14 @@ public actor MemoryStorage: GatewayStorage {
         try Self.update(id, in: &authRequests, keyOf: \.id, update)
     }
     public func deleteAuthRequest(id: String) async throws { try Self.delete(id, from: &authRequests) }
+    public func listAuthRequests() async throws -> [AuthRequest] { authRequests.values.sorted { $0.id < $1.id } }
 
     // MARK: Auth codes
 
     public func createAuthCode(_ code: AuthCode) async throws { try Self.insert(code, at: code.id, into: &authCodes) }
     public func getAuthCode(id: String) async throws -> AuthCode { try Self.get(id, from: authCodes) }
     public func deleteAuthCode(id: String) async throws { try Self.delete(id, from: &authCodes) }
+    public func listAuthCodes() async throws -> [AuthCode] { authCodes.values.sorted { $0.id < $1.id } }
 
     // MARK: Refresh tokens
 
@@ -116,6 +118,9 @@ public actor MemoryStorage: GatewayStorage {
     }
     public func listOfflineSessions(userID: String) async throws -> [OfflineSession] {
         offlineSessions.values.filter { $0.userID == userID }.sorted { $0.connectorID < $1.connectorID }
+    }
+    public func listOfflineSessions() async throws -> [OfflineSession] {
+        offlineSessions.values.sorted { ($0.userID, $0.connectorID) < ($1.userID, $1.connectorID) }
     }
 
     // MARK: Passwords (keyed by lower-cased email, as Dex)
@@ -160,6 +165,8 @@ public actor MemoryStorage: GatewayStorage {
     public func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws {
         try Self.update(deviceCode, in: &deviceTokens, keyOf: \.deviceCode, update)
     }
+    public func listDeviceRequests() async throws -> [DeviceRequest] { deviceRequests.values.sorted { $0.userCode < $1.userCode } }
+    public func listDeviceTokens() async throws -> [DeviceToken] { deviceTokens.values.sorted { $0.deviceCode < $1.deviceCode } }
 
     // MARK: Login throttles
 
@@ -171,6 +178,7 @@ public actor MemoryStorage: GatewayStorage {
         try Self.update(key, in: &loginThrottles, keyOf: \.key, update)
     }
     public func deleteLoginThrottle(key: String) async throws { try Self.delete(key, from: &loginThrottles) }
+    public func listLoginThrottles() async throws -> [LoginThrottle] { loginThrottles.values.sorted { $0.key < $1.key } }
 
     // MARK: Maintenance
 

@@ -78,12 +78,14 @@ extension PostgresStorage {
         try await self.update(PostgresTables.authRequest, key: [id], update)
     }
     public func deleteAuthRequest(id: String) async throws { try await delete(PostgresTables.authRequest, key: [id]) }
+    public func listAuthRequests() async throws -> [AuthRequest] { try await list(PostgresTables.authRequest) }
 
     // MARK: Auth codes
 
     public func createAuthCode(_ code: AuthCode) async throws { try await create(PostgresTables.authCode, code) }
     public func getAuthCode(id: String) async throws -> AuthCode { try await get(PostgresTables.authCode, key: [id]) }
     public func deleteAuthCode(id: String) async throws { try await delete(PostgresTables.authCode, key: [id]) }
+    public func listAuthCodes() async throws -> [AuthCode] { try await list(PostgresTables.authCode) }
 
     // MARK: Refresh tokens
 
@@ -145,6 +147,8 @@ extension PostgresStorage {
     public func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws {
         try await self.update(PostgresTables.deviceToken, key: [deviceCode], update)
     }
+    public func listDeviceRequests() async throws -> [DeviceRequest] { try await list(PostgresTables.deviceRequest) }
+    public func listDeviceTokens() async throws -> [DeviceToken] { try await list(PostgresTables.deviceToken) }
 
     // MARK: Login throttles
 
@@ -156,4 +160,5 @@ extension PostgresStorage {
         try await self.update(PostgresTables.loginThrottle, key: [key], update)
     }
     public func deleteLoginThrottle(key: String) async throws { try await delete(PostgresTables.loginThrottle, key: [key]) }
+    public func listLoginThrottles() async throws -> [LoginThrottle] { try await list(PostgresTables.loginThrottle) }
 }

@@ -46,6 +46,8 @@ extension PostgresStorage {
         try await list(PostgresTables.offlineSession, where: "user_id = $1", [.text(userID)])
     }
 
+    public func listOfflineSessions() async throws -> [OfflineSession] { try await list(PostgresTables.offlineSession) }
+
     // MARK: Row helpers (caller holds a transaction)
 
     /// Rewrites an existing session, touching only the reference rows that changed.

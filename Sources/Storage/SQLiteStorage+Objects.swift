@@ -71,12 +71,14 @@ extension SQLiteStorage {
         try await self.update(SQLiteTables.authRequest, key: [.text(id)], update)
     }
     public func deleteAuthRequest(id: String) async throws { try await delete(SQLiteTables.authRequest, key: [.text(id)]) }
+    public func listAuthRequests() async throws -> [AuthRequest] { try await list(SQLiteTables.authRequest) }
 
     // MARK: Auth codes
 
     public func createAuthCode(_ code: AuthCode) async throws { try await create(SQLiteTables.authCode, code) }
     public func getAuthCode(id: String) async throws -> AuthCode { try await get(SQLiteTables.authCode, key: [.text(id)]) }
     public func deleteAuthCode(id: String) async throws { try await delete(SQLiteTables.authCode, key: [.text(id)]) }
+    public func listAuthCodes() async throws -> [AuthCode] { try await list(SQLiteTables.authCode) }
 
     // MARK: Refresh tokens
 
@@ -138,6 +140,8 @@ extension SQLiteStorage {
     public func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws {
         try await self.update(SQLiteTables.deviceToken, key: [.text(deviceCode)], update)
     }
+    public func listDeviceRequests() async throws -> [DeviceRequest] { try await list(SQLiteTables.deviceRequest) }
+    public func listDeviceTokens() async throws -> [DeviceToken] { try await list(SQLiteTables.deviceToken) }
 
     // MARK: Login throttles
 
@@ -149,4 +153,5 @@ extension SQLiteStorage {
         try await self.update(SQLiteTables.loginThrottle, key: [.text(key)], update)
     }
     public func deleteLoginThrottle(key: String) async throws { try await delete(SQLiteTables.loginThrottle, key: [.text(key)]) }
+    public func listLoginThrottles() async throws -> [LoginThrottle] { try await list(SQLiteTables.loginThrottle) }
 }

@@ -41,6 +41,8 @@ extension SQLiteStorage {
         try await list(SQLiteTables.offlineSession, where: "user_id = ?", [.text(userID)])
     }
 
+    public func listOfflineSessions() async throws -> [OfflineSession] { try await list(SQLiteTables.offlineSession) }
+
     // MARK: Row helpers (caller holds a transaction)
 
     /// Rewrites an existing session and its reference rows.

@@ -117,10 +117,12 @@ public struct StaticOverlayStorage: GatewayStorage {
         try await backend.updateAuthRequest(id: id, update)
     }
     public func deleteAuthRequest(id: String) async throws { try await backend.deleteAuthRequest(id: id) }
+    public func listAuthRequests() async throws -> [AuthRequest] { try await backend.listAuthRequests() }
 
     public func createAuthCode(_ code: AuthCode) async throws { try await backend.createAuthCode(code) }
     public func getAuthCode(id: String) async throws -> AuthCode { try await backend.getAuthCode(id: id) }
     public func deleteAuthCode(id: String) async throws { try await backend.deleteAuthCode(id: id) }
+    public func listAuthCodes() async throws -> [AuthCode] { try await backend.listAuthCodes() }
 
     public func createRefreshToken(_ token: RefreshToken) async throws { try await backend.createRefreshToken(token) }
     public func getRefreshToken(id: String) async throws -> RefreshToken { try await backend.getRefreshToken(id: id) }
@@ -145,6 +147,7 @@ public struct StaticOverlayStorage: GatewayStorage {
     public func listOfflineSessions(userID: String) async throws -> [OfflineSession] {
         try await backend.listOfflineSessions(userID: userID)
     }
+    public func listOfflineSessions() async throws -> [OfflineSession] { try await backend.listOfflineSessions() }
 
     public func createDeviceRequest(_ request: DeviceRequest) async throws { try await backend.createDeviceRequest(request) }
     public func getDeviceRequest(userCode: String) async throws -> DeviceRequest {
@@ -157,6 +160,8 @@ public struct StaticOverlayStorage: GatewayStorage {
     public func updateDeviceToken(deviceCode: String, _ update: @escaping @Sendable (inout DeviceToken) throws -> Void) async throws {
         try await backend.updateDeviceToken(deviceCode: deviceCode, update)
     }
+    public func listDeviceRequests() async throws -> [DeviceRequest] { try await backend.listDeviceRequests() }
+    public func listDeviceTokens() async throws -> [DeviceToken] { try await backend.listDeviceTokens() }
 
     public func garbageCollect(now: Date, refreshPolicy: RefreshExpiryPolicy) async throws -> GarbageCollectionResult {
         try await backend.garbageCollect(now: now, refreshPolicy: refreshPolicy)
@@ -172,4 +177,5 @@ public struct StaticOverlayStorage: GatewayStorage {
         try await backend.updateLoginThrottle(key: key, update)
     }
     public func deleteLoginThrottle(key: String) async throws { try await backend.deleteLoginThrottle(key: key) }
+    public func listLoginThrottles() async throws -> [LoginThrottle] { try await backend.listLoginThrottles() }
 }

@@ -5,8 +5,9 @@ import Storage
 ///
 /// Every case gets fresh stores from the factory it is run with. See `ConformanceCase`.
 public enum StorageConformance {
-    /// CRUD of every object type, keys, garbage collection and time-zone independence.
-    public static let crud: [ConformanceCase] = CRUDCases.all + GarbageCollectionCases.all + TimeZoneCases.all
+    /// CRUD and listing of every object type, keys, garbage collection and time-zone independence.
+    public static let crud: [ConformanceCase] = CRUDCases.all + ListCases.all + GarbageCollectionCases.all
+        + TimeZoneCases.all
     /// Conflicting updates of one object. See `TransactionCases` for the semantics required.
     public static let transactions: [ConformanceCase] = TransactionCases.all
     /// Parallel writers with no lost update.

@@ -72,6 +72,20 @@ struct EtcdDexFormatTests {
         try await store.close()
     }
 
+    /// `storage.RefreshTokenRef` has no JSON tags, so Dex writes `ID`, `ClientID`, `CreatedAt`,
+    /// `LastUsed`; Go reads names without regard to case, and so must Fedgate.
+    @Test("offline session references with Go's untagged field names are read")
+    func readsUntaggedRefreshTokenRefs() throws {
+        let json = """
+            {"user_id":"u1","conn_id":"local","refresh":{"example-app":{"ID":"rt1","ClientID":"example-app",\
+            "CreatedAt":"2024-01-02T03:04:05Z","LastUsed":"2024-01-02T03:05:05Z"}},"connectorData":null}
+            """
+        let session = try OfflineSession.etcdDecode(Data(json.utf8))
+        #expect(session.refresh == ["rt1": RefreshTokenRef(id: "rt1", clientID: "example-app",
+                                                          createdAt: EtcdGoTime.parse("2024-01-02T03:04:05Z")!,
+                                                          lastUsed: EtcdGoTime.parse("2024-01-02T03:05:05Z")!)])
+    }
+
     @Test("what Fedgate writes is in Dex's layout and format")
     func writesDexData() async throws {
         let store = try await EtcdTestServer.shared.freshStore()
