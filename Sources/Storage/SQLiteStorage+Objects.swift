@@ -35,7 +35,7 @@ extension SQLiteStorage {
     // MARK: Keys
 
     public func getKeys() async throws -> Keys {
-        try await withConnection { try await selectRow(SQLiteTables.keys, key: [.integer(1)]) } ?? Keys()
+        do { return try await get(SQLiteTables.keys, key: [.integer(1)]) } catch let error as StorageError where error.isNotFound { return Keys() }
     }
 
     public func updateKeys(_ update: @escaping @Sendable (inout Keys) throws -> Void) async throws {

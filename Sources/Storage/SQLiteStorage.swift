@@ -28,12 +28,18 @@ public final class SQLiteStorage: GatewayStorage {
     /// writing the same row between a read and a write costs a round).
     static let updateAttempts = 50
 
+    /// The connection every write and transaction uses, serialised by `lock`.
     let connection: SQLiteConnection
+    /// A second connection, for a file only, that single-statement reads use without taking
+    /// `lock`: in WAL mode a reader never waits for the writer and sees the last commit, so a
+    /// read on the token path does not queue behind another request's write.
+    private let readConnection: LockedReader
     let lock = SQLiteTransactionLock()
     let logger: Logger
 
     private init(connection: SQLiteConnection, logger: Logger) {
         self.connection = connection
+        self.readConnection = LockedReader()
         self.logger = logger
     }
 
@@ -41,6 +47,7 @@ public final class SQLiteStorage: GatewayStorage {
         // Safety net for a storage dropped without `close()`: the close future keeps the
         // connection alive until the handle is released on the thread pool.
         if !connection.isClosed { _ = connection.close() }
+        if let reader = readConnection.take(), !reader.isClosed { _ = reader.close() }
     }
 
     /// Opens (creating if needed) the database at `file` and brings its schema up to date.
@@ -57,11 +64,31 @@ public final class SQLiteStorage: GatewayStorage {
         do {
             try await store.configure(file: file)
             try await SQLiteMigrations.run(on: store)
+            if file != ":memory:" { try await store.openReader(file: file) }
         } catch {
             try? await store.close()
             throw error
         }
         return store
+    }
+
+    /// Opens the read connection (after migrations, so it sees the final schema).
+    private func openReader(file: String) async throws {
+        let reader: SQLiteConnection
+        do {
+            reader = try await SQLiteConnection.open(storage: .file(path: file), logger: logger)
+        } catch {
+            throw StorageError.unavailable("cannot open SQLite database at \(file) for reading: \(error)")
+        }
+        do {
+            _ = try await Self.run(reader, "PRAGMA busy_timeout = \(Self.busyTimeoutMilliseconds)")
+            // A guard: nothing may ever write through this connection.
+            _ = try await Self.run(reader, "PRAGMA query_only = ON")
+        } catch {
+            try? await reader.close()
+            throw error
+        }
+        readConnection.set(reader)
     }
 
     private func configure(file: String) async throws {
@@ -97,6 +124,7 @@ public final class SQLiteStorage: GatewayStorage {
 
     public func close() async throws {
         try await lock.withLock {
+            if let reader = readConnection.take(), !reader.isClosed { try? await reader.close() }
             guard !connection.isClosed else { return }
             do {
                 try await connection.close()
@@ -141,11 +169,34 @@ public final class SQLiteStorage: GatewayStorage {
     /// Runs one statement; callers must hold the lock (`withConnection` or `transaction`).
     @discardableResult
     func execute(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        try await Self.run(connection, sql, binds)
+    }
+
+    /// Runs one read-only statement without the lock, on the read connection when there is one
+    /// (a file); an in-memory database has only the one connection, so it takes the lock.
+    func read(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        guard let reader = readConnection.value else {
+            return try await withConnection { try await execute(sql, binds) }
+        }
+        guard !reader.isClosed else { throw StorageError.unavailable("SQLite storage is closed") }
+        return try await Self.run(reader, sql, binds)
+    }
+
+    /// One statement on `connection`, in one thread-pool round trip.
+    ///
+    /// This calls `SQLiteConnection`'s own row-callback `query`, which prepares, steps and
+    /// collects on the pool thread and resumes the caller once. The `[SQLiteRow]`-returning
+    /// convenience goes through a future and submits every row to the event loop separately,
+    /// several thread hand-offs per statement on the hot path.
+    private static func run(_ connection: SQLiteConnection, _ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        nonisolated(unsafe) var rows: [SQLiteRow] = []
         do {
-            return try await connection.query(sql, binds)
+            // The callback runs synchronously on the pool thread before `query` returns.
+            try await connection.query(sql, binds) { rows.append($0) }
         } catch {
             throw Self.storageError(error)
         }
+        return rows
     }
 
     /// Maps driver errors onto `StorageError` (the bound values never appear in messages).
@@ -160,4 +211,14 @@ public final class SQLiteStorage: GatewayStorage {
             return StorageError.unavailable("sqlite: \(error.message)")
         }
     }
+}
+
+/// The optional read connection, set once after migrations and taken at close.
+private final class LockedReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connection: SQLiteConnection?
+
+    var value: SQLiteConnection? { lock.withLock { connection } }
+    func set(_ connection: SQLiteConnection) { lock.withLock { self.connection = connection } }
+    func take() -> SQLiteConnection? { lock.withLock { defer { connection = nil }; return connection } }
 }

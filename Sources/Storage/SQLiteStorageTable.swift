@@ -81,42 +81,56 @@ extension SQLiteStorage {
         guard inserted else { throw StorageError.alreadyExists }
     }
 
+    /// One row by key, read without the connection lock (see `read`).
     func get<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> O {
-        guard let object = try await withConnection({ try await selectRow(table, key: key) }) else {
-            throw StorageError.notFound
-        }
-        return object
+        let rows = try await read("SELECT data FROM \(table.name) WHERE \(table.keyPredicate)", key)
+        guard let row = rows.first else { throw StorageError.notFound }
+        return try decodeBody(O.self, row)
     }
 
+    /// Every row (optionally filtered), read without the connection lock (see `read`).
     func list<O>(_ table: SQLiteTable<O>, where predicate: String? = nil, _ binds: [SQLiteData] = []) async throws -> [O] {
-        try await withConnection { try await selectRows(table, where: predicate, binds) }
+        let filter = predicate.map { " WHERE \($0)" } ?? ""
+        let rows = try await read("SELECT data FROM \(table.name)\(filter) ORDER BY \(table.orderBy)", binds)
+        return try rows.map { try decodeBody(O.self, $0) }
     }
 
     /// Read-modify-write as an optimistic compare-and-swap; the updater must keep the key.
     ///
     /// Two statements, no explicit transaction: the row is read, and written back only if its
-    /// body is still the text that was read (`WHERE … AND data = ?`). Inside this process the
-    /// connection lock already keeps the two together; another process writing the file in
-    /// between makes the write match nothing, and the updater runs again on the fresh row. This
-    /// halves the statements of the old `BEGIN IMMEDIATE`/`SELECT`/`UPDATE`/`COMMIT` form, and a
-    /// refresh grant is mostly statement round trips (docs/benchmarks.md).
+    /// body is still the text that was read (`WHERE … AND data = ?`); a write that matches nothing
+    /// means another writer came first, and the updater runs again on the fresh row. This halves
+    /// the statements of the old `BEGIN IMMEDIATE`/`SELECT`/`UPDATE`/`COMMIT` form, and holds the
+    /// lock for one of them, where a refresh grant is mostly statement round trips
+    /// (docs/benchmarks.md).
     func update<O>(_ table: SQLiteTable<O>, key: [SQLiteData], _ update: (inout O) throws -> Void) async throws {
+        let select = "SELECT data FROM \(table.name) WHERE \(table.keyPredicate)"
+        let sets = (table.indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")
+        let write = "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate) AND data = ? RETURNING 1 AS updated"
+
+        /// Applies the updater to the row as read and returns the binds of the compare-and-swap write.
+        func apply(_ rows: [SQLiteRow]) throws -> [SQLiteData] {
+            guard let row = rows.first else { throw StorageError.notFound }
+            guard let text = row.column("data")?.string else { throw StorageError.corrupt("\(O.self) row has no body") }
+            var object = try StorageCodec.decode(O.self, from: text)
+            try update(&object)
+            guard table.key(object) == key else {
+                throw StorageError.corrupt("an updater must not change the object's key")
+            }
+            return table.indexValues(object) + [.text(try StorageCodec.encode(object))] + key + [.text(text)]
+        }
+
+        // Fast path: the read takes no lock and the write is one statement under it, so the lock
+        // is held for a single round trip (the common case: nobody else touches this row).
+        let binds = try apply(try await read(select, key))
+        if !(try await withConnection { try await execute(write, binds) }).isEmpty { return }
+
+        // Lost a race: read and write under the lock, which no writer of this process can pass;
+        // only another process writing the same file can still make a round fail.
         try await withConnection {
             for _ in 0..<Self.updateAttempts {
-                let rows = try await execute("SELECT data FROM \(table.name) WHERE \(table.keyPredicate)", key)
-                guard let row = rows.first else { throw StorageError.notFound }
-                guard let text = row.column("data")?.string else { throw StorageError.corrupt("\(O.self) row has no body") }
-                var object = try StorageCodec.decode(O.self, from: text)
-                try update(&object)
-                guard table.key(object) == key else {
-                    throw StorageError.corrupt("an updater must not change the object's key")
-                }
-                let sets = (table.indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")
-                let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))] + key + [.text(text)]
-                let written = try await execute(
-                    "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate) AND data = ? RETURNING 1 AS updated", binds
-                )
-                if !written.isEmpty { return }
+                let binds = try apply(try await execute(select, key))
+                if !(try await execute(write, binds)).isEmpty { return }
             }
             throw StorageError.conflict
         }

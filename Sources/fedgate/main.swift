@@ -1,13 +1,40 @@
 import ArgumentParser
+import Foundation
 import NIOCore
 import NIOPosix
 
-// NIO's event loops become Swift Concurrency's global executor, so a request's handler, its I/O
-// and its awaits stay on one thread instead of hopping between NIO and the cooperative pool
-// (12–14% of a refresh grant in the benchmarks' profile). Nothing in Fedgate blocks an executor
-// thread: bcrypt, RSA key generation, libldap and libcurl run on threads of their own.
-// This must happen on the main thread before any task starts, hence top-level code.
-NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+// Which executor runs Swift Concurrency's tasks. By default Swift's own (Dispatch's cooperative
+// pool). FEDGATE_EXECUTOR=nio makes NIO's event loops the global executor instead, so a handler's
+// awaits stay on event-loop threads. Measured on the 2-core bench machine (docs/benchmarks.md,
+// server pinned to one core): NIO's is about 10% faster for refresh grants but about 35% slower
+// for `/keys` and discovery, where Hummingbird's per-connection task then crosses between event
+// loops; hence the default. Nothing in Fedgate blocks an executor thread either way: bcrypt, RSA
+// key generation, libldap and libcurl run on threads of their own. Must run on the main thread
+// before any task starts, hence top-level code.
+if ProcessInfo.processInfo.environment["FEDGATE_EXECUTOR"] == "nio" {
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+}
+
+// One event loop per CPU this process may run on. NIO sizes its loops by the machine's cores,
+// so under `taskset`, a cpuset or a container pinned to fewer CPUs two loops would share one
+// core and every connection handed between them would cost a context switch (the static bench
+// serves about 25% more requests per second with this).
+if let allowed = allowedCPUCount(), allowed > 0, allowed < System.coreCount {
+    NIOSingletons.groupLoopCountSuggestion = allowed
+}
+
+/// The number of CPUs in this process's affinity mask (Linux: `Cpus_allowed` in
+/// /proc/self/status, a comma-grouped hex mask), or nil where unknown.
+func allowedCPUCount() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else { return nil }
+    var count = 0
+    for character in line.dropFirst("Cpus_allowed:".count) where character != "," && character != " " && character != "\t" {
+        guard let nibble = character.hexDigitValue else { return nil }
+        count += nibble.nonzeroBitCount
+    }
+    return count
+}
 
 /// Runs ArgumentParser's async entry point (the generic constraint selects the async overload).
 func runAsyncCommand<Command: AsyncParsableCommand>(_ command: Command.Type) async {
