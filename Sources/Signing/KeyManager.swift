@@ -61,13 +61,18 @@ public final class KeyManager: Sendable {
     public var snapshot: KeySnapshot { state.withLock { $0.snapshot } }
 
     /// Makes sure keys of the configured algorithm exist (creating or rotating them as needed) and loads them.
-    public func start() async throws {
+    ///
+    /// - Parameter prePublishNext: also generate and publish the next key before returning. A server
+    ///   passes false to become ready after one key generation: its maintenance loop (`run()`)
+    ///   pre-publishes the next key on its first tick, hours before that key may sign.
+    public func start(prePublishNext: Bool = true) async throws {
         try await rotateIfDue()
         if snapshot.signer?.algorithm != algorithm {
             // A replica with another configuration may have raced us; one more pass settles it.
             try await rotateIfDue()
         }
         guard snapshot.signer != nil else { throw SigningError.noSigningKey }
+        if prePublishNext { try await rotateIfDue() }
     }
 
     /// Re-reads storage and rebuilds the snapshot if the stored keys changed; otherwise a no-op.

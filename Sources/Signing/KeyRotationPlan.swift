@@ -10,7 +10,8 @@ import Storage
 enum KeyRotationPlan: Equatable, Sendable {
     /// Nothing to do.
     case none
-    /// Empty storage: create the signing key and the pre-published next key.
+    /// Empty storage: create the signing key. The next key follows as a `prePublish` step, so a
+    /// first start waits for one RSA key generation, not two (it is published hours before it signs).
     case initialize
     /// The signing key is fine but no usable next key is published yet (e.g. keys written by Dex,
     /// which has no next key): pre-publish one without rotating.
@@ -39,8 +40,7 @@ enum KeyRotationPlan: Equatable, Sendable {
     var freshKeysNeeded: Int {
         switch self {
         case .none, .prune: 0
-        case .initialize: 2
-        case .prePublish: 1
+        case .initialize, .prePublish: 1
         case .rotate(let promoteNext): promoteNext ? 1 : 2
         }
     }
@@ -66,7 +66,6 @@ enum KeyRotationPlan: Equatable, Sendable {
             break
         case .initialize:
             keys.signingKey = fresh[0]
-            keys.nextSigningKey = fresh[1]
             keys.nextRotation = now.addingTimeInterval(rotationPeriod)
         case .prePublish:
             keys.nextSigningKey = fresh[0]

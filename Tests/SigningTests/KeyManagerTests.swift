@@ -33,7 +33,7 @@ struct KeyManagerTests {
         #expect(snapshot.signer?.kid == signing.kid && snapshot.nextRotation == stored.nextRotation)
         let claims = sampleClaims(now: clock.now)
         #expect(try snapshot.verify(try snapshot.sign(claims)) == claims)
-        #expect(await storage.commits == 1)
+        #expect(await storage.commits == 2)  // the signing key, then the pre-published next key
     }
 
     @Test("A second start on populated storage changes nothing")
@@ -45,7 +45,7 @@ struct KeyManagerTests {
         try await second.start()
         #expect(try await storage.getKeys() == before)
         #expect(second.snapshot.signer?.kid == before.signingKey?.kid)
-        #expect(await storage.commits == 1)
+        #expect(await storage.commits == 2)
     }
 
     @Test("Rotation promotes the pre-published key, keeps the old key until its tokens expire, then prunes it")
@@ -119,7 +119,7 @@ struct KeyManagerTests {
             for m in managers { group.addTask { try await m.start() } }
             try await group.waitForAll()
         }
-        #expect(await storage.commits == 1)  // exactly one initialisation
+        #expect(await storage.commits == 2)  // exactly one initialisation and one pre-publication
         let initial = try await storage.getKeys()
 
         clock.advance(by: period)
@@ -128,7 +128,7 @@ struct KeyManagerTests {
             return try await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(results.filter { $0 }.count == 1)
-        #expect(await storage.commits == 2)
+        #expect(await storage.commits == 3)
         let rotated = try await storage.getKeys()
         #expect(rotated.signingKey?.kid == initial.nextSigningKey?.kid)
         #expect(rotated.verificationKeys.map(\.kid) == [initial.signingKey?.kid])
@@ -153,7 +153,7 @@ struct KeyManagerTests {
             #expect(rotated)
         }
         #expect(try await a.rotateIfDue() == false)
-        #expect(await storage.commits == 2)
+        #expect(await storage.commits == 3)
         let rotated = try await storage.getKeys()
         #expect(rotated.signingKey?.kid == initial.nextSigningKey?.kid)
         #expect(rotated.verificationKeys.count == 1)
@@ -205,6 +205,32 @@ struct KeyManagerTests {
         #expect(keys.snapshot.signer?.kid == next)
         loop.cancel()
         await loop.value
+        #expect(await storage.commits == 3)
+    }
+
+    @Test("A server start is ready with the signing key alone; run() pre-publishes the next key at once")
+    func deferredNextKey() async throws {
+        let storage = TestKeyStorage(), clock = TestClock()
+        let keys = manager(storage, clock, poll: 60)
+        try await keys.start(prePublishNext: false)
+        let first = try await storage.getKeys()
+        let signing = try #require(first.signingKey)
+        #expect(first.nextSigningKey == nil)
+        #expect(keys.snapshot.publishedKIDs == [signing.kid])
+        #expect(await storage.commits == 1)
+
+        // The first tick comes before the first sleep, so a long poll interval does not delay it.
+        let loop = Task { await keys.run() }
+        let deadline = Date() + 10
+        while keys.snapshot.publishedKIDs.count < 2, Date() < deadline { try await Task.sleep(nanoseconds: 5_000_000) }
+        loop.cancel()
+        await loop.value
+        let stored = try await storage.getKeys()
+        let next = try #require(stored.nextSigningKey)
+        #expect(stored.signingKey == signing)
+        #expect(keys.snapshot.publishedKIDs == [signing.kid, next.kid])
+        #expect(keys.snapshot.signer?.kid == signing.kid)
+        #expect(stored.nextRotation == first.nextRotation)
         #expect(await storage.commits == 2)
     }
 

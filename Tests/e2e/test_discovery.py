@@ -108,3 +108,23 @@ def test_no_cors_headers_without_allowed_origins(server):
     )
     assert resp.status_code == 200
     assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+def test_a_first_start_pre_publishes_the_next_key_right_after_becoming_ready(fedgate):
+    """A fresh store is ready with its signing key; the next key (Dex #2759: published before it
+    ever signs) follows within moments, from the key-rotation service, and the signing key stays."""
+    import time
+
+    srv = fedgate({})
+    session = new_session()
+    first = [k["kid"] for k in session.get(srv.url("/keys"), timeout=10).json()["keys"]]
+    assert first, "no key published at start"
+    deadline = time.monotonic() + 5
+    kids = first
+    while len(kids) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        kids = [k["kid"] for k in session.get(srv.url("/keys"), timeout=10).json()["keys"]]
+    assert len(kids) == 2, f"next key not pre-published within 5 s: {kids}"
+    assert first[0] in kids
+    # Tokens are signed by the first key, not the pre-published one.
+    assert kids[0] == first[0]

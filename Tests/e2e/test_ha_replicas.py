@@ -91,6 +91,16 @@ def test_login_started_on_a_completes_on_b_and_refreshes_on_c(replicas):
 def test_signing_keys_rotate_once_and_every_replica_serves_the_same_keys_within_a_second(rotating_replicas):
     replicas = rotating_replicas
     sessions = [new_session() for _ in replicas.servers]
+    # A first start is ready with the signing key alone; the next key is pre-published by the
+    # key-rotation service right after. Sampling starts once every replica serves both.
+    settle = time.monotonic() + 5
+    while time.monotonic() < settle:
+        counts = [len(sessions[i].get(s.url("/keys"), timeout=5).json()["keys"]) for i, s in enumerate(replicas.servers)]
+        if min(counts) >= 2:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the next key was not pre-published on every replica within 5 s: {counts}")
     seen: list[dict[frozenset, float]] = [{} for _ in replicas.servers]  # key set -> first time seen
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -116,6 +126,7 @@ def test_signing_keys_rotate_once_and_every_replica_serves_the_same_keys_within_
     actions = [a for server in replicas.servers for a in signing_key_updates(server.log())]
     rotations = [a for a in actions if a.startswith('"rotate') or a.startswith("rotate")]
     assert actions.count("initialize") == 1, actions
+    assert actions.count("prePublish") == 1, actions
     assert len(rotations) == rotations_seen, f"{rotations} for {rotations_seen} key set changes"
     # One new key per rotation (the pre-published next key), never one per replica.
     all_kids = set().union(*all_sets)

@@ -46,7 +46,9 @@ extension Gateway {
         let algorithm: SigningAlgorithm = config.signer.algorithm == "ES256" ? .es256 : .rs256
         let keys = KeyManager(storage: storage, algorithm: algorithm, rotationPeriod: config.signer.keysRotationPeriod,
                               idTokenLifetime: config.expiry.idTokens, logger: logger, now: now)
-        try await keys.start()
+        // Ready after one key generation; the key-rotation service pre-publishes the next key on
+        // its first tick (a first start with an empty store is twice as fast).
+        try await keys.start(prePublishNext: false)
 
         var grantTypes: Set<String> = ["authorization_code", "refresh_token"]
         if config.oauth2.passwordConnector != nil { grantTypes.insert("password") }
