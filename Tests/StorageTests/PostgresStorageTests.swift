@@ -118,9 +118,18 @@ struct PostgresStorageTests {
     func outageAndRecovery() async throws {
         let server = try await PostgresTestServer.start()
         do {
-            let store = try await PostgresStorage.open(server.options(connectionTimeout: 2), logger: testLogger)
-            // A just-started server on a loaded machine may take longer than the 2 s this test
-            // gives a call; the outage is what is timed, not the first connection.
+            // A just-started server on a loaded machine (the whole suite runs in parallel) may take
+            // longer than the 2 s this test gives a call; the outage is what is timed, not the
+            // first connection, so opening and the first write are retried.
+            var opened: PostgresStorage?
+            for attempt in 1...10 where opened == nil {
+                do {
+                    opened = try await PostgresStorage.open(server.options(connectionTimeout: 2), logger: testLogger)
+                } catch where attempt < 10 {
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            let store = try #require(opened)
             var created = false
             for attempt in 1...10 where !created {
                 do {
