@@ -34,8 +34,8 @@ struct PostgresStorageTests {
         try await again.close()
     }
 
-    @Test("a serialization failure (SQLSTATE 40001) between two replicas is retried, and both writes land")
-    func serializationFailureIsRetried() async throws {
+    @Test("a replica that loses a race on one row runs its updater again on the winner's write; both writes land")
+    func lostRaceIsRetried() async throws {
         let server = try await PostgresTestServer.shared
         let options = server.options(database: try await server.createDatabase())
         let a = try await PostgresStorage.open(options, logger: testLogger)
@@ -43,7 +43,8 @@ struct PostgresStorageTests {
         try await a.createClient(Client(id: "raced"))
 
         // A reads, then waits inside its updater until B has committed its own update of the
-        // same row; A's UPDATE must then fail with 40001 and A must retry with B's write visible.
+        // same row; A's compare-and-swap write must then match nothing (or fail with 40001), and
+        // A must run its updater again with B's write visible.
         let runs = LockedCounter()
         let other = TaskBox()
         try await a.updateClient(id: "raced") { client in
@@ -56,9 +57,38 @@ struct PostgresStorageTests {
         }
         try await other.result()
         #expect(runs.value == 2, "A's updater ran again after the conflict")
-        #expect(a.retriedTransactions >= 1)
         #expect(Set(try await a.getClient(id: "raced").redirectURIs) == ["from-a", "from-b"])
         #expect(try await a.getClient(id: "raced").redirectURIs.count == 2)
+        try await a.close()
+        try await b.close()
+    }
+
+    @Test("a serialization failure (SQLSTATE 40001) in a multi-statement transaction is retried, and both writes land")
+    func serializationFailureIsRetried() async throws {
+        let server = try await PostgresTestServer.shared
+        let options = server.options(database: try await server.createDatabase())
+        let a = try await PostgresStorage.open(options, logger: testLogger)
+        let b = try await PostgresStorage.open(options, logger: testLogger)
+        try await a.createOfflineSession(OfflineSession(userID: "u", connectorID: "c"))
+        let ref: @Sendable (String) -> RefreshTokenRef = { RefreshTokenRef(id: $0, clientID: $0, createdAt: Date(), lastUsed: Date()) }
+
+        // An offline session and its reference rows change in one SERIALIZABLE transaction. A reads
+        // inside it, then waits until B has committed its own update of the same session: A's
+        // UPDATE must fail with 40001, and the whole transaction (updater included) run again.
+        let runs = LockedCounter()
+        let other = TaskBox()
+        try await a.updateOfflineSession(userID: "u", connectorID: "c") { session in
+            runs.increment()
+            session.refresh["from-a"] = ref("from-a")
+            if runs.value == 1 {
+                other.start { try await b.updateOfflineSession(userID: "u", connectorID: "c") { $0.refresh["from-b"] = ref("from-b") } }
+                other.waitUntilFinished(timeout: 10)
+            }
+        }
+        try await other.result()
+        #expect(runs.value == 2, "A's updater ran again after the serialization failure")
+        #expect(a.retriedTransactions >= 1)
+        #expect(Set(try await a.getOfflineSession(userID: "u", connectorID: "c").refresh.keys) == ["from-a", "from-b"])
         try await a.close()
         try await b.close()
     }

@@ -11,6 +11,13 @@ part_static() {
     write_config "$dir/config.yaml" "$port" "$dir/fedgate.db" RS256
     start_fedgate "$dir/config.yaml" "$dir/fedgate.log"
     local base="http://127.0.0.1:$port/dex"
+    # A first start publishes the next signing key just after it is ready: wait for both keys, so
+    # the /keys document fedgate serves during the runs is the one nginx gets.
+    local i
+    for i in $(seq 1 100); do
+        [ "$(curl -sf "$base/keys" | grep -o '"kid"' | wc -l)" -ge 2 ] && break
+        sleep 0.1
+    done
     # nginx serves exactly the bytes fedgate sends.
     curl -sf "$base/.well-known/openid-configuration" -o "$dir/www/dex/.well-known/openid-configuration"
     curl -sf "$base/keys" -o "$dir/www/dex/keys"
@@ -42,6 +49,7 @@ part_static() {
         record "static_${name}_latency_p99_us" "$(field p99_us "$line")"
         record "static_${name}_latency_server_cpu" "$(field server_cpu "$line")"
     done
+    cmp -s <(curl -sf "$base/keys") "$dir/www/dex/keys" || { echo "bench: fedgate's /keys changed during the runs" >&2; return 1; }
     stop_fedgate
 
     nport="$(free_port)"
