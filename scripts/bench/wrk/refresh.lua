@@ -52,7 +52,14 @@ function request()
     return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. token)
 end
 
+local failures_shown = 0
+
 function response(status, headers, body)
+    if status ~= 200 and failures_shown < 5 then
+        -- The first few failed answers go to wrk's output (run_wrk keeps it), to say why.
+        failures_shown = failures_shown + 1
+        io.stderr:write("failed grant: HTTP " .. status .. " " .. body .. "\n")
+    end
     if status == 200 then
         local token = string.match(body, '"refresh_token":"([^"]+)"')
         if token then
