@@ -16,9 +16,9 @@ if ProcessInfo.processInfo.environment["FEDGATE_EXECUTOR"] == "nio" {
 }
 
 // One event loop per CPU this process may run on. NIO sizes its loops by the machine's cores,
-// so under `taskset`, a cpuset or a container pinned to fewer CPUs two loops would share one
-// core and every connection handed between them would cost a context switch (the static bench
-// serves about 25% more requests per second with this).
+// so under `taskset`, a cpuset or a container pinned to fewer CPUs, several loops would share one
+// core for nothing but extra threads and context switches. (On the bench machine, pinned to one
+// core, one loop and two served /keys equally fast within the VM's noise.)
 if let allowed = allowedCPUCount(), allowed > 0, allowed < System.coreCount {
     NIOSingletons.groupLoopCountSuggestion = allowed
 }
