@@ -24,9 +24,6 @@ public final class PostgresStorage: GatewayStorage {
     /// (R-1)/R, so 40 rounds bound the failure odds near 1e-7 for three replicas; the
     /// operation deadline (`connectionTimeout`) bounds the time.
     public static let maxAttempts = 40
-    /// Rounds of a compare-and-swap update whose write matched nothing (another replica wrote the
-    /// row between the read and the write) before it reports a conflict.
-    static let compareAndSwapRounds = 50
     /// Rows garbage collection deletes per statement, so a large backlog is cleaned in short steps.
     static let gcPageSize = 500
 

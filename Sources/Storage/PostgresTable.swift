@@ -101,41 +101,19 @@ extension PostgresStorage {
         try await withConnection { try await self.selectRows(table, where: predicate, binds, on: $0) }
     }
 
-    /// Read-modify-write as a compare-and-swap; the updater must keep the key. Local updates of the
-    /// same object queue first (`KeyedUpdateLock`).
-    ///
-    /// Two statements on one pooled connection instead of `BEGIN`/`SELECT`/`UPDATE`/`COMMIT`: the
-    /// row is read, and written back only if its body is still the text that was read
-    /// (`WHERE … AND data = $n`). Each statement is its own SERIALIZABLE transaction (the session
-    /// default), so a replica racing on the same row makes the write fail with a serialization
-    /// error (retried, updater included) or match nothing (read again); either way no update is
-    /// lost. Half the round trips of a refresh-token rotation, the hot write of every grant.
+    /// Read-modify-write in one serializable transaction (retried on conflict); the updater must
+    /// keep the key. Local updates of the same object queue first (`KeyedUpdateLock`).
     func update<O>(_ table: PostgresTable<O>, key: [String], _ update: @escaping @Sendable (inout O) throws -> Void) async throws {
-        let select = "SELECT data FROM \(table.name) WHERE \(table.keyPredicate())"
-        let values = table.indexColumns + ["data"]
-        let sets = values.enumerated().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: ", ")
-        let write = "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate(from: values.count + 1)) "
-            + "AND data = $\(values.count + table.keyColumns.count + 1) RETURNING 1"
-        let keyBinds = key.map(PostgresBindValue.text)
         try await updateLock.withLock(table.lockKey(key)) {
-            try await self.withConnection { connection in
-                for _ in 0..<Self.compareAndSwapRounds {
-                    guard let row = try await self.run(select, keyBinds, on: connection).first else {
-                        throw StorageError.notFound
-                    }
-                    let text: String
-                    do { text = try row.decode(String.self) } catch {
-                        throw StorageError.corrupt("\(O.self) row has no readable body")
-                    }
-                    var object = try StorageCodec.decode(O.self, from: text)
-                    try update(&object)
-                    guard table.key(object) == key else {
-                        throw StorageError.corrupt("an updater must not change the object's key")
-                    }
-                    let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))] + keyBinds + [.text(text)]
-                    if !(try await self.run(write, binds, on: connection)).isEmpty { return }
+            try await self.transaction { connection in
+                guard var object = try await self.selectRow(table, key: key, on: connection) else {
+                    throw StorageError.notFound
                 }
-                throw StorageError.conflict
+                try update(&object)
+                guard table.key(object) == key else {
+                    throw StorageError.corrupt("an updater must not change the object's key")
+                }
+                try await self.updateRow(table, object, on: connection)
             }
         }
     }

@@ -34,7 +34,7 @@ struct PostgresStorageTests {
         try await again.close()
     }
 
-    @Test("a replica that loses a race on one row runs its updater again on the winner's write; both writes land")
+    @Test("a serialization failure (SQLSTATE 40001) between two replicas updating one row is retried, and both writes land")
     func lostRaceIsRetried() async throws {
         let server = try await PostgresTestServer.shared
         let options = server.options(database: try await server.createDatabase())
@@ -43,8 +43,7 @@ struct PostgresStorageTests {
         try await a.createClient(Client(id: "raced"))
 
         // A reads, then waits inside its updater until B has committed its own update of the
-        // same row; A's compare-and-swap write must then match nothing (or fail with 40001), and
-        // A must run its updater again with B's write visible.
+        // same row; A's UPDATE must then fail with 40001 and A must retry with B's write visible.
         let runs = LockedCounter()
         let other = TaskBox()
         try await a.updateClient(id: "raced") { client in
@@ -57,13 +56,14 @@ struct PostgresStorageTests {
         }
         try await other.result()
         #expect(runs.value == 2, "A's updater ran again after the conflict")
+        #expect(a.retriedTransactions >= 1)
         #expect(Set(try await a.getClient(id: "raced").redirectURIs) == ["from-a", "from-b"])
         #expect(try await a.getClient(id: "raced").redirectURIs.count == 2)
         try await a.close()
         try await b.close()
     }
 
-    @Test("a serialization failure (SQLSTATE 40001) in a multi-statement transaction is retried, and both writes land")
+    @Test("a serialization failure (SQLSTATE 40001) in an offline-session transaction (session and reference rows) is retried")
     func serializationFailureIsRetried() async throws {
         let server = try await PostgresTestServer.shared
         let options = server.options(database: try await server.createDatabase())
