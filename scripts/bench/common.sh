@@ -267,21 +267,30 @@ smaps_top() {
 
 # seeded_db ALG DIR: DIR/fedgate.db holds $TOKENS refresh tokens (signer ALG), DIR/tokens.txt
 # lists them. Seeding is done once per algorithm into $WORK/seed-ALG and copied from there.
+# seed_store ALG SEED_DIR COUNT: SEED_DIR/fedgate.db holds COUNT refresh tokens (ALG signer) and
+# SEED_DIR/tokens.txt lists them. Seeded once and reused while the count matches. ON_START, if
+# set, runs right after the minting server starts (the ha part re-arms its EXIT trap there).
+seed_store() {
+    local alg="$1" seed="$2" count="$3" port
+    [ -f "$seed/done" ] && [ "$(cat "$seed/done")" = "$count" ] && return 0
+    log "seeding $count refresh tokens ($alg)"
+    rm -rf "$seed" && mkdir -p "$seed"
+    port="$(free_port)"
+    write_config "$seed/config.yaml" "$port" "$seed/fedgate.db" "$alg"
+    start_fedgate "$seed/config.yaml" "$seed/fedgate.log"
+    if [ -n "${ON_START:-}" ]; then "$ON_START"; fi
+    python3 "$BENCH_DIR/seed.py" mint --url "http://127.0.0.1:$port/dex" \
+        --client "$CLIENT_ID:$CLIENT_SECRET" --out "$seed/template.txt"
+    stop_fedgate
+    python3 "$BENCH_DIR/seed.py" insert --db "$seed/fedgate.db" --template "$seed/template.txt" \
+        --count "$count" --tokens-out "$seed/tokens.txt"
+    echo "$count" >"$seed/done"
+}
+
+# seeded_db ALG DIR: DIR gets a copy of the $TOKENS-token seed (database and tokens.txt).
 seeded_db() {
-    local alg="$1" dir="$2" seed="$WORK/seed-$1" port
-    if [ ! -f "$seed/done" ] || [ "$(cat "$seed/done")" != "$TOKENS" ]; then
-        log "seeding $TOKENS refresh tokens ($alg)"
-        rm -rf "$seed" && mkdir -p "$seed"
-        port="$(free_port)"
-        write_config "$seed/config.yaml" "$port" "$seed/fedgate.db" "$alg"
-        start_fedgate "$seed/config.yaml" "$seed/fedgate.log"
-        python3 "$BENCH_DIR/seed.py" mint --url "http://127.0.0.1:$port/dex" \
-            --client "$CLIENT_ID:$CLIENT_SECRET" --out "$seed/template.txt"
-        stop_fedgate
-        python3 "$BENCH_DIR/seed.py" insert --db "$seed/fedgate.db" --template "$seed/template.txt" \
-            --count "$TOKENS" --tokens-out "$seed/tokens.txt"
-        echo "$TOKENS" >"$seed/done"
-    fi
+    local alg="$1" dir="$2" seed="$WORK/seed-$1"
+    seed_store "$alg" "$seed" "$TOKENS"
     rm -rf "$dir" && mkdir -p "$dir"
     cp "$seed/fedgate.db" "$seed/tokens.txt" "$dir/"
 }

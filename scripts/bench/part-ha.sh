@@ -46,22 +46,7 @@ ha_trap() { trap '_fedgate_lib_cleanup; ha_cleanup' EXIT; }
 # ha_seed: $HA_SEED/fedgate.db holds $HA_TOKENS refresh tokens (ES256 signer) and tokens.txt
 # lists them; seeded once and reused while the count matches (like seeded_db, in its own
 # directory so the $TOKENS seed of the other parts is left alone).
-ha_seed() {
-    local port
-    [ -f "$HA_SEED/done" ] && [ "$(cat "$HA_SEED/done")" = "$HA_TOKENS" ] && return 0
-    log "seeding $HA_TOKENS refresh tokens ($HA_ALG)"
-    rm -rf "$HA_SEED" && mkdir -p "$HA_SEED"
-    port="$(free_port)"
-    write_config "$HA_SEED/config.yaml" "$port" "$HA_SEED/fedgate.db" "$HA_ALG"
-    start_fedgate "$HA_SEED/config.yaml" "$HA_SEED/fedgate.log"
-    ha_trap
-    python3 "$BENCH_DIR/seed.py" mint --url "http://127.0.0.1:$port/dex" \
-        --client "$CLIENT_ID:$CLIENT_SECRET" --out "$HA_SEED/template.txt"
-    stop_fedgate
-    python3 "$BENCH_DIR/seed.py" insert --db "$HA_SEED/fedgate.db" --template "$HA_SEED/template.txt" \
-        --count "$HA_TOKENS" --tokens-out "$HA_SEED/tokens.txt"
-    echo "$HA_TOKENS" >"$HA_SEED/done"
-}
+ha_seed() { ON_START=ha_trap seed_store "$HA_ALG" "$HA_SEED" "$HA_TOKENS"; }
 
 # ha_config FILE PORT ISSUER_PORT STORAGE_FILE: the benchmark config (write_config) with the
 # storage section replaced by STORAGE_FILE's lines and the issuer of the replica on ISSUER_PORT
