@@ -5,17 +5,30 @@ import Logging
 
 /// Gives each request an id, adds the configured `web.headers`, and logs one line per request:
 /// method, path without the query (codes and tokens travel in queries), status, duration.
+///
+/// This runs on every request, including the static endpoints, so what can be prepared is
+/// prepared once: the header names, and the clock is read only when the request line is logged.
 struct RequestLogMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     let logger: Logger
-    let extraHeaders: [(String, String)]
+    /// `web.headers`, names parsed once (a name that is not a valid field name is skipped).
+    let extraHeaders: [(HTTPField.Name, String)]
+    private let logsRequests: Bool
+
+    static let requestIDField = HTTPField.Name("X-Request-ID")!
+
+    init(logger: Logger, extraHeaders: [(String, String)]) {
+        self.logger = logger
+        self.extraHeaders = extraHeaders.compactMap { name, value in HTTPField.Name(name).map { ($0, value) } }
+        self.logsRequests = logger.logLevel <= .debug
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[.init("X-Request-ID")!].flatMap { $0.count <= 64 && !$0.isEmpty ? $0 : nil } ?? IDsShort.make()
+        let requestID = request.headers[Self.requestIDField].flatMap { $0.count <= 64 && !$0.isEmpty ? $0 : nil } ?? IDsShort.make()
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
-        let start = ContinuousClock.now
+        let start = logsRequests ? ContinuousClock.now : nil
         var response: Response
         do {
             response = try await next(request, context)
@@ -25,20 +38,20 @@ struct RequestLogMiddleware: RouterMiddleware {
             logger.error("unhandled error", metadata: ["request_id": .string(requestID), "error": "\(error)"])
             response = try OAuthError.serverError.response(from: request, context: context)
         }
-        for (name, value) in extraHeaders {
-            if let field = HTTPField.Name(name) { response.headers[field] = value }
+        for (name, value) in extraHeaders { response.headers[name] = value }
+        response.headers[Self.requestIDField] = requestID
+        if let start {
+            let elapsed = ContinuousClock.now - start
+            let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+            logger.debug("request", metadata: [
+                "request_id": .string(requestID),
+                "method": .string(request.method.rawValue),
+                "path": .string(request.uri.path),
+                "status": .stringConvertible(response.status.code),
+                "duration_ms": .string(String(format: "%.2f", ms)),
+                "client_remote_addr": .string(context.remoteAddress),
+            ])
         }
-        response.headers[.init("X-Request-ID")!] = requestID
-        let elapsed = ContinuousClock.now - start
-        let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        logger.debug("request", metadata: [
-            "request_id": .string(requestID),
-            "method": .string(request.method.rawValue),
-            "path": .string(request.uri.path),
-            "status": .stringConvertible(response.status.code),
-            "duration_ms": .string(String(format: "%.2f", ms)),
-            "client_remote_addr": .string(context.remoteAddress),
-        ])
         return response
     }
 }
