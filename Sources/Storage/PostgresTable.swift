@@ -84,9 +84,16 @@ extension PostgresStorage {
     }
 
     // MARK: Whole operations
+    //
+    // Writes run inside `transaction` (an explicit `COMMIT`), never as a lone autocommit
+    // statement: PostgresNIO completes a query at the server's CommandComplete, and an implicit
+    // transaction only commits afterwards, when the server processes Sync. A caller could then
+    // answer its client before the write is visible, and the client's next request, served on
+    // another pooled connection or another replica, would not find it (a code just issued, a
+    // token just rotated). `COMMIT`'s own CommandComplete comes after the commit.
 
     func create<O>(_ table: PostgresTable<O>, _ object: O) async throws {
-        let inserted = try await withConnection { try await self.insertRow(table, object, on: $0) }
+        let inserted = try await transaction { try await self.insertRow(table, object, on: $0) }
         guard inserted else { throw StorageError.alreadyExists }
     }
 
@@ -119,7 +126,7 @@ extension PostgresStorage {
     }
 
     func delete<O>(_ table: PostgresTable<O>, key: [String]) async throws {
-        let deleted = try await withConnection { try await self.deleteRow(table, key: key, on: $0) }
+        let deleted = try await transaction { try await self.deleteRow(table, key: key, on: $0) }
         guard deleted else { throw StorageError.notFound }
     }
 }
