@@ -24,6 +24,19 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
     }
 
     var keyPredicate: String { keyColumns.map { "\($0) = ?" }.joined(separator: " AND ") }
+
+    /// `SELECT data` of one row; binds: the key.
+    var selectByKey: String { "SELECT data FROM \(name) WHERE \(keyPredicate)" }
+
+    /// `SELECT data` of every row matching `predicate` (all rows when nil), in key order.
+    func selectAll(where predicate: String?) -> String {
+        "SELECT data FROM \(name)\(predicate.map { " WHERE \($0)" } ?? "") ORDER BY \(orderBy)"
+    }
+
+    /// `UPDATE … SET <index columns>, data WHERE <key>`; binds: index values, body, key.
+    var updateByKey: String {
+        "UPDATE \(name) SET \((indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
+    }
 }
 
 extension SQLiteData {
@@ -47,21 +60,17 @@ extension SQLiteStorage {
     }
 
     func selectRow<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> O? {
-        let rows = try await execute("SELECT data FROM \(table.name) WHERE \(table.keyPredicate)", key)
-        return try rows.first.map { try decodeBody(O.self, $0) }
+        try await execute(table.selectByKey, key).first.map { try decodeBody(O.self, $0) }
     }
 
     func selectRows<O>(_ table: SQLiteTable<O>, where predicate: String? = nil, _ binds: [SQLiteData] = []) async throws -> [O] {
-        let filter = predicate.map { " WHERE \($0)" } ?? ""
-        let rows = try await execute("SELECT data FROM \(table.name)\(filter) ORDER BY \(table.orderBy)", binds)
-        return try rows.map { try decodeBody(O.self, $0) }
+        try await execute(table.selectAll(where: predicate), binds).map { try decodeBody(O.self, $0) }
     }
 
     /// Rewrites the body and index columns of an existing row.
     func updateRow<O>(_ table: SQLiteTable<O>, _ object: O) async throws {
-        let sets = (table.indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")
         let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))] + table.key(object)
-        try await execute("UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate)", binds)
+        try await execute(table.updateByKey, binds)
     }
 
     /// Deletes by key; returns whether a row existed.
@@ -70,8 +79,12 @@ extension SQLiteStorage {
     }
 
     private func decodeBody<O: Decodable>(_ type: O.Type, _ row: SQLiteRow) throws -> O {
+        try StorageCodec.decode(type, from: try bodyText(O.self, row))
+    }
+
+    private func bodyText<O>(_ type: O.Type, _ row: SQLiteRow) throws -> String {
         guard let text = row.column("data")?.string else { throw StorageError.corrupt("\(O.self) row has no body") }
-        return try StorageCodec.decode(type, from: text)
+        return text
     }
 
     // MARK: Whole operations (each takes the lock itself)
@@ -83,16 +96,13 @@ extension SQLiteStorage {
 
     /// One row by key, read without the connection lock (see `read`).
     func get<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> O {
-        let rows = try await read("SELECT data FROM \(table.name) WHERE \(table.keyPredicate)", key)
-        guard let row = rows.first else { throw StorageError.notFound }
+        guard let row = try await read(table.selectByKey, key).first else { throw StorageError.notFound }
         return try decodeBody(O.self, row)
     }
 
     /// Every row (optionally filtered), read without the connection lock (see `read`).
     func list<O>(_ table: SQLiteTable<O>, where predicate: String? = nil, _ binds: [SQLiteData] = []) async throws -> [O] {
-        let filter = predicate.map { " WHERE \($0)" } ?? ""
-        let rows = try await read("SELECT data FROM \(table.name)\(filter) ORDER BY \(table.orderBy)", binds)
-        return try rows.map { try decodeBody(O.self, $0) }
+        try await read(table.selectAll(where: predicate), binds).map { try decodeBody(O.self, $0) }
     }
 
     /// Read-modify-write as an optimistic compare-and-swap; the updater must keep the key.
@@ -104,14 +114,13 @@ extension SQLiteStorage {
     /// lock for one of them, where a refresh grant is mostly statement round trips
     /// (docs/benchmarks.md).
     func update<O>(_ table: SQLiteTable<O>, key: [SQLiteData], _ update: (inout O) throws -> Void) async throws {
-        let select = "SELECT data FROM \(table.name) WHERE \(table.keyPredicate)"
-        let sets = (table.indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")
-        let write = "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate) AND data = ? RETURNING 1 AS updated"
+        let select = table.selectByKey
+        let write = table.updateByKey + " AND data = ? RETURNING 1 AS updated"
 
         /// Applies the updater to the row as read and returns the binds of the compare-and-swap write.
         func apply(_ rows: [SQLiteRow]) throws -> [SQLiteData] {
             guard let row = rows.first else { throw StorageError.notFound }
-            guard let text = row.column("data")?.string else { throw StorageError.corrupt("\(O.self) row has no body") }
+            let text = try bodyText(O.self, row)
             var object = try StorageCodec.decode(O.self, from: text)
             try update(&object)
             guard table.key(object) == key else {
