@@ -34,65 +34,6 @@ struct PostgresStorageTests {
         try await again.close()
     }
 
-    @Test("a serialization failure (SQLSTATE 40001) between two replicas updating one row is retried, and both writes land")
-    func lostRaceIsRetried() async throws {
-        let server = try await PostgresTestServer.shared
-        let options = server.options(database: try await server.createDatabase())
-        let a = try await PostgresStorage.open(options, logger: testLogger)
-        let b = try await PostgresStorage.open(options, logger: testLogger)
-        try await a.createClient(Client(id: "raced"))
-
-        // A reads, then waits inside its updater until B has committed its own update of the
-        // same row; A's UPDATE must then fail with 40001 and A must retry with B's write visible.
-        let runs = LockedCounter()
-        let other = TaskBox()
-        try await a.updateClient(id: "raced") { client in
-            runs.increment()
-            client.redirectURIs.append("from-a")
-            if runs.value == 1 {
-                other.start { try await b.updateClient(id: "raced") { $0.redirectURIs.append("from-b") } }
-                other.waitUntilFinished(timeout: 10)
-            }
-        }
-        try await other.result()
-        #expect(runs.value == 2, "A's updater ran again after the conflict")
-        #expect(a.retriedTransactions >= 1)
-        #expect(Set(try await a.getClient(id: "raced").redirectURIs) == ["from-a", "from-b"])
-        #expect(try await a.getClient(id: "raced").redirectURIs.count == 2)
-        try await a.close()
-        try await b.close()
-    }
-
-    @Test("a serialization failure (SQLSTATE 40001) in an offline-session transaction (session and reference rows) is retried")
-    func serializationFailureIsRetried() async throws {
-        let server = try await PostgresTestServer.shared
-        let options = server.options(database: try await server.createDatabase())
-        let a = try await PostgresStorage.open(options, logger: testLogger)
-        let b = try await PostgresStorage.open(options, logger: testLogger)
-        try await a.createOfflineSession(OfflineSession(userID: "u", connectorID: "c"))
-        let ref: @Sendable (String) -> RefreshTokenRef = { RefreshTokenRef(id: $0, clientID: $0, createdAt: Date(), lastUsed: Date()) }
-
-        // An offline session and its reference rows change in one SERIALIZABLE transaction. A reads
-        // inside it, then waits until B has committed its own update of the same session: A's
-        // UPDATE must fail with 40001, and the whole transaction (updater included) run again.
-        let runs = LockedCounter()
-        let other = TaskBox()
-        try await a.updateOfflineSession(userID: "u", connectorID: "c") { session in
-            runs.increment()
-            session.refresh["from-a"] = ref("from-a")
-            if runs.value == 1 {
-                other.start { try await b.updateOfflineSession(userID: "u", connectorID: "c") { $0.refresh["from-b"] = ref("from-b") } }
-                other.waitUntilFinished(timeout: 10)
-            }
-        }
-        try await other.result()
-        #expect(runs.value == 2, "A's updater ran again after the serialization failure")
-        #expect(a.retriedTransactions >= 1)
-        #expect(Set(try await a.getOfflineSession(userID: "u", connectorID: "c").refresh.keys) == ["from-a", "from-b"])
-        try await a.close()
-        try await b.close()
-    }
-
     @Test("three replicas updating one refresh token 150 times lose no update")
     func threeReplicasParallelUpdates() async throws {
         let server = try await PostgresTestServer.shared
@@ -241,6 +182,74 @@ struct PostgresStorageTests {
         }
         #expect(order.withValue { $0.count } == 50)
         #expect(await lock.heldKeys == 0)
+    }
+}
+
+/// The two forced-race tests block their updater's thread until the other replica has committed
+/// (an updater is synchronous). That thread belongs to Swift's cooperative pool, which has one
+/// thread per core: on a 2-core machine, both tests blocking at once would leave no thread for
+/// the other replica and stall the whole test process. Serialised, at most one thread waits.
+extension PostgresStorageTests {
+    @Suite("PostgresStorage: forced serialization failures", .serialized)
+    struct ForcedRaces {
+        @Test("a serialization failure (SQLSTATE 40001) between two replicas updating one row is retried, and both writes land")
+        func lostRaceIsRetried() async throws {
+            let server = try await PostgresTestServer.shared
+            let options = server.options(database: try await server.createDatabase())
+            let a = try await PostgresStorage.open(options, logger: testLogger)
+            let b = try await PostgresStorage.open(options, logger: testLogger)
+            try await a.createClient(Client(id: "raced"))
+
+            // A reads, then waits inside its updater until B has committed its own update of the
+            // same row; A's UPDATE must then fail with 40001 and A must retry with B's write visible.
+            let runs = LockedCounter()
+            let other = TaskBox()
+            try await a.updateClient(id: "raced") { client in
+                runs.increment()
+                client.redirectURIs.append("from-a")
+                if runs.value == 1 {
+                    other.start { try await b.updateClient(id: "raced") { $0.redirectURIs.append("from-b") } }
+                    other.waitUntilFinished(timeout: 10)
+                }
+            }
+            try await other.result()
+            #expect(runs.value == 2, "A's updater ran again after the conflict")
+            #expect(a.retriedTransactions >= 1)
+            #expect(Set(try await a.getClient(id: "raced").redirectURIs) == ["from-a", "from-b"])
+            #expect(try await a.getClient(id: "raced").redirectURIs.count == 2)
+            try await a.close()
+            try await b.close()
+        }
+
+        @Test("a serialization failure (SQLSTATE 40001) in an offline-session transaction (session and reference rows) is retried")
+        func serializationFailureIsRetried() async throws {
+            let server = try await PostgresTestServer.shared
+            let options = server.options(database: try await server.createDatabase())
+            let a = try await PostgresStorage.open(options, logger: testLogger)
+            let b = try await PostgresStorage.open(options, logger: testLogger)
+            try await a.createOfflineSession(OfflineSession(userID: "u", connectorID: "c"))
+            let ref: @Sendable (String) -> RefreshTokenRef = { RefreshTokenRef(id: $0, clientID: $0, createdAt: Date(), lastUsed: Date()) }
+
+            // An offline session and its reference rows change in one SERIALIZABLE transaction. A reads
+            // inside it, then waits until B has committed its own update of the same session: A's
+            // UPDATE must fail with 40001, and the whole transaction (updater included) run again.
+            let runs = LockedCounter()
+            let other = TaskBox()
+            try await a.updateOfflineSession(userID: "u", connectorID: "c") { session in
+                runs.increment()
+                session.refresh["from-a"] = ref("from-a")
+                if runs.value == 1 {
+                    other.start { try await b.updateOfflineSession(userID: "u", connectorID: "c") { $0.refresh["from-b"] = ref("from-b") } }
+                    other.waitUntilFinished(timeout: 10)
+                }
+            }
+            try await other.result()
+            #expect(runs.value == 2, "A's updater ran again after the serialization failure")
+            #expect(a.retriedTransactions >= 1)
+            #expect(Set(try await a.getOfflineSession(userID: "u", connectorID: "c").refresh.keys) == ["from-a", "from-b"])
+            try await a.close()
+            try await b.close()
+        }
     }
 }
 
