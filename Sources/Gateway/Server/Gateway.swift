@@ -2,6 +2,7 @@ import ClaimMapping
 import Connectors
 import FedgateCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -47,7 +48,7 @@ public final class Gateway: Sendable {
         let base = router.group(RouterPath(settings.issuerPath.isEmpty ? "" : String(settings.issuerPath.dropFirst())))
 
         // Machine endpoints, with CORS (Dex: discovery, keys, token, userinfo).
-        base.get(".well-known/openid-configuration") { req, _ in cors.apply(req, Responses.json(self.discoveryJSON, cacheControl: "public, max-age=3600")) }
+        base.get(".well-known/openid-configuration") { req, _ in cors.apply(req, Responses.json(self.discoveryJSON, cacheControl: PreparedEndpoints.discoveryCacheControl)) }
         base.get("keys") { req, _ in cors.apply(req, self.keysResponse()) }
         base.post("token") { req, ctx in cors.apply(req, try await self.handleToken(req, ctx)) }
         base.post("token/revoke") { req, ctx in cors.apply(req, try await self.handleRevoke(req, ctx)) }
@@ -78,6 +79,22 @@ public final class Gateway: Sendable {
         return router
     }
 
+    /// Discovery and `/keys` for the channel pipeline (`PreparedResponseHandler`), or nil when
+    /// requests are logged at debug level: then every request takes the router and is logged.
+    func preparedEndpoints(serverName: String) -> PreparedEndpoints? {
+        guard logger.logLevel > .debug else { return nil }
+        return PreparedEndpoints(
+            discoveryPath: settings.path("/.well-known/openid-configuration"),
+            keysPath: settings.path("/keys"),
+            discovery: discoveryJSON,
+            keys: keys,
+            extraHeaders: settings.extraHeaders.compactMap { name, value in HTTPField.Name(name).map { ($0, value) } },
+            corsEnabled: !settings.allowedOrigins.isEmpty,
+            serverName: serverName,
+            now: now
+        )
+    }
+
     // MARK: - Shared pieces
 
     /// Runs a browser-flow handler and turns failures into the error page.
@@ -101,10 +118,9 @@ public final class Gateway: Sendable {
 
     func keysResponse() -> Response {
         let snapshot = keys.snapshot
-        let maxAge = max(0, min(Int(snapshot.nextRotation.timeIntervalSince(now())), 86400))
         return Response(
             status: .ok,
-            headers: [.contentType: "application/json", .cacheControl: "max-age=\(maxAge), must-revalidate"],
+            headers: [.contentType: "application/json", .cacheControl: PreparedEndpoints.keysCacheControl(snapshot: snapshot, now: now())],
             body: .init(byteBuffer: ByteBuffer(bytes: snapshot.jwksJSON))
         )
     }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import Storage
@@ -36,9 +37,14 @@ public struct GatewayServer: Sendable {
     public func run(onRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
         var services: [any Service] = []
         let logger = gateway.logger
+        let prepared = gateway.preparedEndpoints(serverName: "fedgate")
+        let handlers: @Sendable () -> [any RemovableChannelHandler] = {
+            prepared.map { [PreparedResponseHandler(endpoints: $0)] } ?? []
+        }
         if let httpAddress {
             let app = Application(
                 router: gateway.router(),
+                server: .http1(configuration: .init(additionalChannelHandlers: handlers())),
                 configuration: .init(address: try Self.bindAddress(httpAddress), serverName: "fedgate"),
                 onServerRunning: { channel in
                     logger.info("listening", metadata: ["scheme": "http", "address": "\(channel.localAddress?.description ?? httpAddress)"])
@@ -55,7 +61,7 @@ public struct GatewayServer: Sendable {
             tls.minimumTLSVersion = .tlsv12
             let app = Application(
                 router: gateway.router(),
-                server: try .tls(.http1(), tlsConfiguration: tls),
+                server: try .tls(.http1(configuration: .init(additionalChannelHandlers: handlers())), tlsConfiguration: tls),
                 configuration: .init(address: try Self.bindAddress(httpsAddress), serverName: "fedgate"),
                 onServerRunning: { channel in
                     logger.info("listening", metadata: ["scheme": "https", "address": "\(channel.localAddress?.description ?? httpsAddress)"])
