@@ -78,7 +78,7 @@ enum SQLiteMigrations {
                 for sql in statements { _ = try await store.execute(sql) }
                 _ = try await store.execute(
                     "INSERT INTO migrations (version, applied_at) VALUES (?, ?)",
-                    [.integer(version), .text(Date().formatted(.iso8601))]
+                    [.integer(version), .text(Self.appliedAt())]
                 )
                 return true
             }
@@ -90,4 +90,14 @@ enum SQLiteMigrations {
 extension SQLiteStorage {
     /// The schema version this build migrates a database to.
     public static var latestSchemaVersion: Int { SQLiteMigrations.all.count }
+}
+
+extension SQLiteMigrations {
+    /// `migrations.applied_at`: the current UTC time to the second, "2006-01-02T15:04:05Z" (what
+    /// `Date.ISO8601FormatStyle` wrote). Formatted with `EtcdGoTime`'s integer calendar arithmetic
+    /// instead, since Foundation's formatter resolves a calendar and time zone through ICU and
+    /// pages in about 1 MiB of code on a first start (issue 3, idle RSS).
+    static func appliedAt(_ now: Date = Date()) -> String {
+        EtcdGoTime.format(Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)))
+    }
 }

@@ -12,15 +12,18 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
     let indexColumns: [String]
     let indexValues: @Sendable (Object) -> [SQLiteData]
     let orderBy: String
+    /// `get` remembers the row for the `update` that usually follows (see `SQLiteRecentReads`).
+    let remembersReads: Bool
 
     init(
         _ name: String, keyColumns: [String], key: @escaping @Sendable (Object) -> [SQLiteData],
         indexColumns: [String] = [], indexValues: @escaping @Sendable (Object) -> [SQLiteData] = { _ in [] },
-        orderBy: String? = nil
+        orderBy: String? = nil, remembersReads: Bool = false
     ) {
         self.name = name; self.keyColumns = keyColumns; self.key = key
         self.indexColumns = indexColumns; self.indexValues = indexValues
         self.orderBy = orderBy ?? keyColumns.joined(separator: ", ")
+        self.remembersReads = remembersReads
     }
 
     var keyPredicate: String { keyColumns.map { "\($0) = ?" }.joined(separator: " AND ") }
@@ -97,7 +100,10 @@ extension SQLiteStorage {
     /// One row by key, read without the connection lock (see `read`).
     func get<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> O {
         guard let row = try await read(table.selectByKey, key).first else { throw StorageError.notFound }
-        return try decodeBody(O.self, row)
+        let text = try bodyText(O.self, row)
+        let object = try StorageCodec.decode(O.self, from: text)
+        if table.remembersReads { recentReads.remember(SQLiteRecentReads.slot(table.name, key), text: text, object: object) }
+        return object
     }
 
     /// Every row (optionally filtered), read without the connection lock (see `read`).
@@ -121,7 +127,10 @@ extension SQLiteStorage {
         func apply(_ rows: [SQLiteRow]) throws -> [SQLiteData] {
             guard let row = rows.first else { throw StorageError.notFound }
             let text = try bodyText(O.self, row)
-            var object = try StorageCodec.decode(O.self, from: text)
+            return try apply(try StorageCodec.decode(O.self, from: text), text: text)
+        }
+        func apply(_ read: O, text: String) throws -> [SQLiteData] {
+            var object = read
             try update(&object)
             guard table.key(object) == key else {
                 throw StorageError.corrupt("an updater must not change the object's key")
@@ -130,9 +139,16 @@ extension SQLiteStorage {
         }
 
         // Fast path: the read takes no lock and the write is one statement under it, so the lock
-        // is held for a single round trip (the common case: nobody else touches this row).
-        let binds = try apply(try await read(select, key))
-        if !(try await withConnection { try await execute(write, binds) }).isEmpty { return }
+        // is held for a single round trip (the common case: nobody else touches this row). A row
+        // `get` just read stands in for the read; the write still checks it is current, and an
+        // updater that refuses a remembered row is asked again with the stored one.
+        if table.remembersReads, let remembered = recentReads.take(SQLiteRecentReads.slot(table.name, key)),
+           let object = remembered.object as? O, let binds = try? apply(object, text: remembered.text) {
+            if !(try await withConnection { try await execute(write, binds) }).isEmpty { return }
+        } else {
+            let binds = try apply(try await read(select, key))
+            if !(try await withConnection { try await execute(write, binds) }).isEmpty { return }
+        }
 
         // Lost a race: read and write under the lock, which no writer of this process can pass;
         // only another process writing the same file can still make a round fail.
@@ -146,6 +162,7 @@ extension SQLiteStorage {
     }
 
     func delete<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws {
+        if table.remembersReads { recentReads.forget(SQLiteRecentReads.slot(table.name, key)) }
         let deleted = try await withConnection { try await deleteRow(table, key: key) }
         guard deleted else { throw StorageError.notFound }
     }
