@@ -69,13 +69,27 @@ public enum BCrypt {
     /// `Password.UnmarshalJSON`). Returns the bcrypt text, or nil if neither form is a well-formed
     /// bcrypt hash. Like Dex, this does not apply the cost bounds; check ``isValid(_:)`` for that.
     public static func normalize(_ configured: String) -> String? {
-        let trimmed = configured.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = trimmingWhitespace(configured)
         if cost(of: trimmed) != nil { return trimmed }
         guard let data = Data(base64Encoded: trimmed),
               let decoded = String(data: data, encoding: .utf8),
               cost(of: decoded) != nil
         else { return nil }
         return decoded
+    }
+
+    /// `s` without leading and trailing scalars of `CharacterSet.whitespacesAndNewlines`: Unicode
+    /// White_Space (general category Z*, U+0009...U+000D, U+0085) plus U+200B, which
+    /// swift-corelibs-foundation's set still holds (a test checks every BMP scalar against it).
+    /// Matched with the standard library's own Unicode tables: Foundation's `CharacterSet` and
+    /// `NSString` trimming page in about 0.8 MiB of Foundation and CoreFoundation code at start-up
+    /// (each static password is normalised while the config loads; issue 3, idle RSS).
+    static func trimmingWhitespace(_ s: String) -> String {
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar.properties.isWhitespace || scalar == "\u{200B}" }
+        let scalars = s.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+              let last = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(scalars[first...last])
     }
 
     // MARK: - Verification

@@ -120,8 +120,11 @@ public struct FedgateConfig: Sendable {
             parser.report("issuer", "required")
             return nil
         }
+        // `percentEncodedHost`, not `host`: the decoded getter runs the host through ICU's IDNA
+        // (UTS #46), loading its normaliser data (about 0.5 MiB resident; issue 3), and only
+        // emptiness is checked here, which encoding does not change.
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
+              scheme == "http" || scheme == "https", let host = components.percentEncodedHost, !host.isEmpty,
               let url = components.url
         else {
             parser.report("issuer", "must be an absolute http:// or https:// URL, got \"\(text)\"")
