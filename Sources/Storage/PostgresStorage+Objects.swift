@@ -12,7 +12,8 @@ enum PostgresTables {
         indexColumns: ["expiry_us"], indexValues: { [.time($0.expiry)] })
     static let refreshToken = PostgresTable<RefreshToken>(
         "refresh_token", keyColumns: ["id"], key: { [$0.id] },
-        indexColumns: ["created_at_us", "last_used_us"], indexValues: { [.time($0.createdAt), .time($0.lastUsed)] })
+        indexColumns: ["created_at_us", "last_used_us"], indexValues: { [.time($0.createdAt), .time($0.lastUsed)] },
+        remembersReads: true)
     static let offlineSession = PostgresTable<OfflineSession>(
         "offline_session", keyColumns: ["user_id", "conn_id"], key: { [$0.userID, $0.connectorID] })
     /// Keyed by the lower-cased email; bodies are stored with the email lower-cased too (as Dex).

@@ -31,6 +31,8 @@ public final class PostgresStorage: GatewayStorage {
     let logger: Logger
     let options: PostgresOptions
     let updateLock = KeyedUpdateLock()
+    /// Rows `get` read for the `update` that follows (refresh tokens; see `RecentReads`).
+    let recentReads = RecentReads()
     let operationTimeout: Duration
     private let runTask: Task<Void, Never>
     private let closed = LockedFlag()

@@ -11,12 +11,16 @@ struct PostgresTable<Object: Codable & Sendable>: Sendable {
     let indexColumns: [String]
     let indexValues: @Sendable (Object) -> [PostgresBindValue]
     let orderBy: String
+    /// `get` remembers the row for the `update` that usually follows (see `RecentReads`).
+    let remembersReads: Bool
 
     init(_ name: String, keyColumns: [String], key: @escaping @Sendable (Object) -> [String],
-         indexColumns: [String] = [], indexValues: @escaping @Sendable (Object) -> [PostgresBindValue] = { _ in [] }) {
+         indexColumns: [String] = [], indexValues: @escaping @Sendable (Object) -> [PostgresBindValue] = { _ in [] },
+         remembersReads: Bool = false) {
         self.name = name; self.keyColumns = keyColumns; self.key = key
         self.indexColumns = indexColumns; self.indexValues = indexValues
         self.orderBy = keyColumns.joined(separator: ", ")
+        self.remembersReads = remembersReads
     }
 
     /// `col1 = $<first> AND col2 = $<first+1>`.
@@ -44,9 +48,29 @@ extension PostgresStorage {
     }
 
     func selectRow<O>(_ table: PostgresTable<O>, key: [String], on connection: PostgresConnection) async throws -> O? {
+        try await selectRowText(table, key: key, on: connection)?.object
+    }
+
+    /// One row by key: the body as stored, and decoded.
+    func selectRowText<O>(_ table: PostgresTable<O>, key: [String], on connection: PostgresConnection) async throws -> (text: String, object: O)? {
         let rows = try await run("SELECT data FROM \(table.name) WHERE \(table.keyPredicate())",
                                  key.map(PostgresBindValue.text), on: connection)
-        return try rows.first.map { try decodeBody(O.self, $0) }
+        guard let row = rows.first else { return nil }
+        let text = try bodyText(O.self, row)
+        return (text, try StorageCodec.decode(O.self, from: text))
+    }
+
+    /// Rewrites the row only if its body is still `expected`; returns whether it did.
+    func compareAndSwapRow<O>(_ table: PostgresTable<O>, _ object: O, expected: String, on connection: PostgresConnection) async throws -> Bool {
+        let values = table.indexColumns + ["data"]
+        let sets = values.enumerated().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: ", ")
+        let keyStart = values.count + 1
+        let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))]
+            + table.key(object).map(PostgresBindValue.text) + [.text(expected)]
+        let rows = try await run(
+            "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate(from: keyStart)) AND data = $\(keyStart + table.keyColumns.count) RETURNING 1",
+            binds, on: connection)
+        return !rows.isEmpty
     }
 
     func selectRows<O>(_ table: PostgresTable<O>, where predicate: String? = nil, _ binds: [PostgresBindValue] = [],
@@ -74,13 +98,15 @@ extension PostgresStorage {
     }
 
     private func decodeBody<O: Decodable>(_ type: O.Type, _ row: PostgresRow) throws -> O {
-        let text: String
+        try StorageCodec.decode(type, from: try bodyText(O.self, row))
+    }
+
+    private func bodyText<O>(_ type: O.Type, _ row: PostgresRow) throws -> String {
         do {
-            text = try row.decode(String.self)
+            return try row.decode(String.self)
         } catch {
             throw StorageError.corrupt("\(O.self) row has no readable body")
         }
-        return try StorageCodec.decode(type, from: text)
     }
 
     // MARK: Whole operations
@@ -98,10 +124,11 @@ extension PostgresStorage {
     }
 
     func get<O>(_ table: PostgresTable<O>, key: [String]) async throws -> O {
-        guard let object = try await withConnection({ try await self.selectRow(table, key: key, on: $0) }) else {
+        guard let row = try await withConnection({ try await self.selectRowText(table, key: key, on: $0) }) else {
             throw StorageError.notFound
         }
-        return object
+        if table.remembersReads { recentReads.remember(RecentReads.slot(table.name, key), text: row.text, object: row.object) }
+        return row.object
     }
 
     func list<O>(_ table: PostgresTable<O>, where predicate: String? = nil, _ binds: [PostgresBindValue] = []) async throws -> [O] {
@@ -110,9 +137,25 @@ extension PostgresStorage {
 
     /// Read-modify-write in one serializable transaction (retried on conflict); the updater must
     /// keep the key. Local updates of the same object queue first (`KeyedUpdateLock`).
+    ///
+    /// When `get` just read the row (`RecentReads`), the transaction starts with a compare-and-swap
+    /// of the updated remembered row (`UPDATE … AND data = $old`): `BEGIN`, `UPDATE`, `COMMIT`
+    /// instead of `BEGIN`, `SELECT`, `UPDATE`, `COMMIT`. If the row changed since (another
+    /// replica), or the updater refuses the remembered row, it continues as before: read, update,
+    /// write, in the same transaction.
     func update<O>(_ table: PostgresTable<O>, key: [String], _ update: @escaping @Sendable (inout O) throws -> Void) async throws {
         try await updateLock.withLock(table.lockKey(key)) {
+            var swap: (object: O, expected: String)?
+            if table.remembersReads, let remembered = self.recentReads.take(RecentReads.slot(table.name, key)),
+               var object = remembered.object as? O, (try? update(&object)) != nil, table.key(object) == key {
+                swap = (object, remembered.text)
+            }
+            let rememberedSwap = swap
             try await self.transaction { connection in
+                if let rememberedSwap,
+                   try await self.compareAndSwapRow(table, rememberedSwap.object, expected: rememberedSwap.expected, on: connection) {
+                    return
+                }
                 guard var object = try await self.selectRow(table, key: key, on: connection) else {
                     throw StorageError.notFound
                 }
@@ -126,6 +169,7 @@ extension PostgresStorage {
     }
 
     func delete<O>(_ table: PostgresTable<O>, key: [String]) async throws {
+        if table.remembersReads { recentReads.forget(RecentReads.slot(table.name, key)) }
         let deleted = try await transaction { try await self.deleteRow(table, key: key, on: $0) }
         guard deleted else { throw StorageError.notFound }
     }

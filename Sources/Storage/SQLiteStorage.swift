@@ -35,8 +35,8 @@ public final class SQLiteStorage: GatewayStorage {
     /// read on the token path does not queue behind another request's write.
     private let readConnection: LockedReader
     let lock = SQLiteTransactionLock()
-    /// Rows `get` read for the `update` that follows (refresh tokens; see `SQLiteRecentReads`).
-    let recentReads = SQLiteRecentReads()
+    /// Rows `get` read for the `update` that follows (refresh tokens; see `RecentReads`).
+    let recentReads = RecentReads()
     let logger: Logger
 
     private init(connection: SQLiteConnection, logger: Logger) {

@@ -12,7 +12,7 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
     let indexColumns: [String]
     let indexValues: @Sendable (Object) -> [SQLiteData]
     let orderBy: String
-    /// `get` remembers the row for the `update` that usually follows (see `SQLiteRecentReads`).
+    /// `get` remembers the row for the `update` that usually follows (see `RecentReads`).
     let remembersReads: Bool
 
     init(
@@ -24,6 +24,11 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
         self.indexColumns = indexColumns; self.indexValues = indexValues
         self.orderBy = orderBy ?? keyColumns.joined(separator: ", ")
         self.remembersReads = remembersReads
+    }
+
+    /// This row's name in `RecentReads`.
+    func slot(_ key: [SQLiteData]) -> String {
+        RecentReads.slot(name, key.map { if case .text(let text) = $0 { text } else { $0.description } })
     }
 
     var keyPredicate: String { keyColumns.map { "\($0) = ?" }.joined(separator: " AND ") }
@@ -102,7 +107,7 @@ extension SQLiteStorage {
         guard let row = try await read(table.selectByKey, key).first else { throw StorageError.notFound }
         let text = try bodyText(O.self, row)
         let object = try StorageCodec.decode(O.self, from: text)
-        if table.remembersReads { recentReads.remember(SQLiteRecentReads.slot(table.name, key), text: text, object: object) }
+        if table.remembersReads { recentReads.remember(table.slot(key), text: text, object: object) }
         return object
     }
 
@@ -142,7 +147,7 @@ extension SQLiteStorage {
         // is held for a single round trip (the common case: nobody else touches this row). A row
         // `get` just read stands in for the read; the write still checks it is current, and an
         // updater that refuses a remembered row is asked again with the stored one.
-        if table.remembersReads, let remembered = recentReads.take(SQLiteRecentReads.slot(table.name, key)),
+        if table.remembersReads, let remembered = recentReads.take(table.slot(key)),
            let object = remembered.object as? O, let binds = try? apply(object, text: remembered.text) {
             if !(try await withConnection { try await execute(write, binds) }).isEmpty { return }
         } else {
@@ -162,7 +167,7 @@ extension SQLiteStorage {
     }
 
     func delete<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws {
-        if table.remembersReads { recentReads.forget(SQLiteRecentReads.slot(table.name, key)) }
+        if table.remembersReads { recentReads.forget(table.slot(key)) }
         let deleted = try await withConnection { try await deleteRow(table, key: key) }
         guard deleted else { throw StorageError.notFound }
     }

@@ -57,6 +57,70 @@ struct PostgresStorageTests {
         for store in stores { try await store.close() }
     }
 
+    @Test("an update after a get swaps the row the get read; a row another replica changed since is never overwritten")
+    func rememberedReads() async throws {
+        let server = try await PostgresTestServer.shared
+        let options = server.options(database: try await server.createDatabase())
+        let store = try await PostgresStorage.open(options, logger: testLogger)
+        let other = try await PostgresStorage.open(options, logger: testLogger)  // another replica
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        try await store.createRefreshToken(RefreshToken(id: "r", token: "s1", createdAt: now, lastUsed: now,
+                                                        clientID: "c", connectorID: "local",
+                                                        claims: Claims(userID: "u", username: "u")))
+        _ = try await store.getRefreshToken(id: "r")
+        #expect(store.recentReads.count == 1)
+        try await store.updateRefreshToken(id: "r") { $0.scopes.append("a") }
+        #expect(store.recentReads.count == 0)
+        #expect(try await other.getRefreshToken(id: "r").scopes == ["a"])
+
+        _ = try await store.getRefreshToken(id: "r")
+        try await other.updateRefreshToken(id: "r") { $0.token = "s2"; $0.scopes.append("b") }
+        try await store.updateRefreshToken(id: "r") { $0.scopes.append("c") }
+        let after = try await other.getRefreshToken(id: "r")
+        #expect(after.scopes == ["a", "b", "c"])
+        #expect(after.token == "s2")
+
+        _ = try await store.getRefreshToken(id: "r")
+        try await other.updateRefreshToken(id: "r") { $0.token = "s3" }
+        try await store.updateRefreshToken(id: "r") { token in
+            guard token.token == "s3" else { throw StorageError.conflict }
+            token.scopes.append("d")
+        }
+        #expect(try await other.getRefreshToken(id: "r").scopes == ["a", "b", "c", "d"])
+
+        _ = try await store.getRefreshToken(id: "r")
+        try await other.deleteRefreshToken(id: "r")
+        await #expect(throws: StorageError.self) { try await store.updateRefreshToken(id: "r") { $0.scopes.append("e") } }
+        try await store.close()
+        try await other.close()
+    }
+
+    @Test("three replicas each reading then updating one refresh token 150 times lose no update")
+    func threeReplicasReadThenUpdate() async throws {
+        let server = try await PostgresTestServer.shared
+        let options = server.options(database: try await server.createDatabase())
+        var stores: [PostgresStorage] = []
+        for _ in 0..<3 { stores.append(try await PostgresStorage.open(options, logger: testLogger)) }
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        try await stores[0].createRefreshToken(RefreshToken(id: "shared", token: "t", createdAt: now, lastUsed: now,
+                                                            clientID: "c", connectorID: "local",
+                                                            claims: Claims(userID: "u", username: "u")))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<150 {
+                let store = stores[index % 3]
+                group.addTask {
+                    _ = try await store.getRefreshToken(id: "shared")   // remembered, usually stale by the update
+                    try await store.updateRefreshToken(id: "shared") { $0.scopes.append("s\(index)") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let scopes = try await stores[1].getRefreshToken(id: "shared").scopes
+        #expect(scopes.count == 150)
+        #expect(Set(scopes).count == 150)
+        for store in stores { try await store.close() }
+    }
+
     @Test("garbage collection removes 100,000 expired rows in pages")
     func largeGarbageCollection() async throws {
         let server = try await PostgresTestServer.shared

@@ -1,18 +1,18 @@
-import SQLiteNIO
 import Synchronization
 
 /// Rows that `get` just read, kept for the `update` of the same key that usually follows.
 ///
 /// A refresh grant reads its token, then rotates it with a compare-and-swap that needs the row's
-/// current body as the expected value. Re-reading the row for that costs a statement and a JSON
-/// decode per grant, while the body was read a moment ago. `update` takes the remembered body
-/// instead; the compare-and-swap (`WHERE … AND data = ?`) still decides: if any writer (this
-/// process or another) changed the row since, the write matches nothing and `update` falls back
-/// to reading the row under the lock. So a stale entry costs one statement, never a lost write.
+/// current body as the expected value. Re-reading the row for that costs a statement (SQLite) or
+/// a round trip (PostgreSQL) and a JSON decode per grant, while the body was read a moment ago.
+/// `update` takes the remembered body instead; the compare-and-swap (`WHERE … AND data = ?`)
+/// still decides: if any writer (this process or another replica) changed the row since, the
+/// write matches nothing and `update` reads the row as it always did. So a stale entry costs one
+/// statement, never a lost write.
 ///
-/// Only tables that opt in (`SQLiteTable.remembersReads`) are kept; an entry is taken (removed)
-/// by the update that uses it, and the whole set is bounded.
-final class SQLiteRecentReads: Sendable {
+/// Only tables that opt in (`remembersReads` on `SQLiteTable` and `PostgresTable`) are kept; an
+/// entry is taken (removed) by the update that uses it, and the whole set is bounded.
+final class RecentReads: Sendable {
     struct Entry: @unchecked Sendable {
         /// The body exactly as stored: the compare-and-swap's expected value.
         let text: String
@@ -24,13 +24,9 @@ final class SQLiteRecentReads: Sendable {
     static let capacity = 1024
     private let entries = Mutex<[String: Entry]>([:])
 
-    static func slot(_ table: String, _ key: [SQLiteData]) -> String {
-        var slot = table
-        for part in key {
-            slot.append("\u{0}")
-            if case .text(let text) = part { slot.append(text) } else { slot.append(part.description) }
-        }
-        return slot
+    /// The entry name of one row: table and key columns.
+    static func slot(_ table: String, _ key: [String]) -> String {
+        ([table] + key).joined(separator: "\u{0}")
     }
 
     func remember(_ slot: String, text: String, object: some Sendable) {
