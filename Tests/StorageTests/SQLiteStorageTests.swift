@@ -95,39 +95,7 @@ struct SQLiteStorageTests {
             let path = freshDatabasePath(in: directory)
             let store = try await SQLiteStorage.open(file: path, logger: testLogger)
             let other = try await SQLiteStorage.open(file: path, logger: testLogger)  // another replica
-            let now = Date()
-            try await store.createRefreshToken(RefreshToken(id: "r", token: "s1", createdAt: now, lastUsed: now,
-                                                            clientID: "c", connectorID: "ldap",
-                                                            claims: Claims(userID: "u", username: "u")))
-            // The common case: get, then update; the remembered row is used up.
-            _ = try await store.getRefreshToken(id: "r")
-            #expect(store.recentReads.count == 1)
-            try await store.updateRefreshToken(id: "r") { $0.scopes.append("a") }
-            #expect(store.recentReads.count == 0)
-            #expect(try await other.getRefreshToken(id: "r").scopes == ["a"])
-
-            // Another writer changes the row between our get and our update: its write survives.
-            _ = try await store.getRefreshToken(id: "r")
-            try await other.updateRefreshToken(id: "r") { $0.token = "s2"; $0.scopes.append("b") }
-            try await store.updateRefreshToken(id: "r") { $0.scopes.append("c") }
-            let after = try await other.getRefreshToken(id: "r")
-            #expect(after.scopes == ["a", "b", "c"])
-            #expect(after.token == "s2")
-
-            // An updater that refuses the stale remembered row is asked again with the stored one.
-            _ = try await store.getRefreshToken(id: "r")
-            try await other.updateRefreshToken(id: "r") { $0.token = "s3" }
-            try await store.updateRefreshToken(id: "r") { token in
-                guard token.token == "s3" else { throw StorageError.conflict }
-                token.scopes.append("d")
-            }
-            #expect(try await other.getRefreshToken(id: "r").scopes == ["a", "b", "c", "d"])
-
-            // A deleted row stays deleted.
-            _ = try await store.getRefreshToken(id: "r")
-            try await other.deleteRefreshToken(id: "r")
-            await #expect(throws: StorageError.self) { try await store.updateRefreshToken(id: "r") { $0.scopes.append("e") } }
-            await #expect(throws: StorageError.self) { try await other.getRefreshToken(id: "r") }
+            try await checkRememberedReads(store, other, remembered: { store.recentReads.count })
             try await store.close()
             try await other.close()
         }

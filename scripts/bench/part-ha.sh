@@ -7,8 +7,10 @@
 # replica), HA_REPLICAS=3, HA_CONNECTIONS_EACH=16 (per replica with HA_REPLICAS replicas).
 #
 # Procedure (docs/benchmarks.md, "HA storage"):
-# - Every fedgate replica is pinned to $SERVER_CPU; wrk and the stores share $LOAD_CPU, so one
-#   and three replicas get the same CPU budget, which is what the goal compares.
+# - Placement (HA_PLACEMENT): "shared" (default) pins nothing: the replicas, the store and wrk
+#   share the machine's cores, as three replicas on this 2-core machine do. "pinned" puts every
+#   fedgate replica on $SERVER_CPU and wrk and the stores on $LOAD_CPU. Either way one and three
+#   replicas get the same CPU budget, which is what the goal compares.
 # - HA_TOKENS users with one refresh token each are seeded into SQLite (seed.py) once; that
 #   pristine store is moved into PostgreSQL and etcd with `fedgate storage copy`.
 # - One replica: one wrk of HA_CONNECTIONS connections. Three replicas (three ports, the same
@@ -24,6 +26,7 @@ HA_TOKENS="${HA_TOKENS:-6000}"
 HA_CONNECTIONS="${HA_CONNECTIONS:-48}"
 HA_REPLICAS="${HA_REPLICAS:-3}"
 HA_CONNECTIONS_EACH="${HA_CONNECTIONS_EACH:-16}"
+HA_PLACEMENT="${HA_PLACEMENT:-shared}"
 HA_ALG=ES256
 HA_DIR="$WORK/ha"
 HA_SEED="$WORK/seed-ha-$HA_ALG"
@@ -174,6 +177,14 @@ ha_measure() {
 
 part_ha() {
     local storage lines slots password
+    # Dynamic scoping: every function this part calls sees these placements.
+    local SERVER_CPU="$SERVER_CPU" LOAD_CPU="$LOAD_CPU"
+    case "$HA_PLACEMENT" in
+        shared) SERVER_CPU="0-$(( $(nproc) - 1 ))" LOAD_CPU="$SERVER_CPU" ;;
+        pinned) ;;
+        *) echo "bench: HA_PLACEMENT must be shared or pinned, not $HA_PLACEMENT" >&2; return 1 ;;
+    esac
+    record ha_placement "$HA_PLACEMENT"
     ha_trap
     ha_cleanup
     rm -rf "$HA_DIR" && mkdir -p "$HA_DIR"

@@ -16,7 +16,7 @@
 # Knobs (environment): DURATION=10 (s per load run), RUNS=3 (best of), CONNECTIONS=64,
 # TOKENS=100000, SERVER_CPU=0, LOAD_CPU=1, QUIET_WAIT=120 (s to wait for an idle machine),
 # SKIP_BUILD=1 (reuse the release binary); part ha: HA_TOKENS=6000, HA_CONNECTIONS=48 (one
-# replica), HA_REPLICAS=3, HA_CONNECTIONS_EACH=16 (per replica).
+# replica), HA_REPLICAS=3, HA_CONNECTIONS_EACH=16 (per replica), HA_PLACEMENT=shared|pinned.
 # Figures go to .build-bench/run/results.txt (key=value) and a summary at the end.
 set -euo pipefail
 
