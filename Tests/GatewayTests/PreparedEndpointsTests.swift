@@ -181,6 +181,18 @@ struct PreparedEndpointsTests {
         #expect(gateway.preparedEndpoints(serverName: "fedgate") == nil)
     }
 
+    @Test("request IDs do not repeat, across threads too")
+    func requestIDs() async {
+        let ids = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 { group.addTask { (0..<5_000).map { _ in IDsShort.make() } } }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(Set(ids).count == 20_000)
+        #expect(ids.allSatisfy { !$0.isEmpty && $0.count <= 16 && $0.allSatisfy(\.isHexDigit) })
+        // The mixer is a bijection: distinct counters give distinct outputs.
+        #expect(Set((0..<10_000).map { IDsShort.mix(UInt64($0)) }).count == 10_000)
+    }
+
     @Test("the Date header is RFC 9110's IMF-fixdate")
     func httpDate() {
         #expect(HTTPDate.format(epochSeconds: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")

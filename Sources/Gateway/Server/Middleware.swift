@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Gives each request an id, adds the configured `web.headers`, and logs one line per request:
 /// method, path without the query (codes and tokens travel in queries), status, duration.
@@ -56,10 +57,24 @@ struct RequestLogMiddleware: RouterMiddleware {
     }
 }
 
+/// Request IDs (`X-Request-ID`) only correlate log lines: they must be unique within the process,
+/// not secret. SplitMix64's finaliser over a per-process random seed plus a counter is a
+/// bijection of the counter, so IDs never repeat before 2^64 requests, and no request pays a
+/// `getrandom` system call (one per request before, on the static endpoints' hottest path).
 enum IDsShort {
+    private static let seed = UInt64.random(in: .min ... .max)
+    private static let counter = Atomic<UInt64>(0)
+
     static func make() -> String {
-        var rng = SystemRandomNumberGenerator()
-        return String(UInt64.random(in: .min ... .max, using: &rng), radix: 16)
+        String(mix(seed &+ counter.wrappingAdd(1, ordering: .relaxed).newValue), radix: 16)
+    }
+
+    /// SplitMix64's output function (Steele, Lea, Flood 2014): a bijection on UInt64.
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

@@ -74,6 +74,13 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var keysBody = ByteBuffer()
     private var dateSecond = -1
     private var dateValue = ""
+    /// Headers that do not change per request, built once per connection (and per key snapshot
+    /// for `/keys`); each answer adds `X-Request-ID`, `Date` and, for `/keys`, `Cache-Control`.
+    private lazy var discoveryFields = fixedFields(body: endpoints.discovery, cacheControl: PreparedEndpoints.discoveryCacheControl)
+    private var keysFields = HTTPFields()
+    /// `/keys`' Cache-Control counts down each second; formatted once per second.
+    private var keysCacheSecond = -1
+    private var keysCacheControl = ""
 
     init(endpoints: PreparedEndpoints) {
         self.endpoints = endpoints
@@ -115,33 +122,45 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func respond(context: ChannelHandlerContext, endpoint: PreparedEndpoints.Endpoint, requestID: String?) {
         let now = endpoints.now()
         let body: ByteBuffer
-        let cacheControl: String
+        var fields: HTTPFields
         switch endpoint {
         case .discovery:
             body = endpoints.discovery
-            cacheControl = PreparedEndpoints.discoveryCacheControl
+            fields = discoveryFields
         case .keys:
             let snapshot = endpoints.keys.snapshot
+            let second = Int(now.timeIntervalSince1970)
             if snapshot !== keysSnapshot {
                 keysSnapshot = snapshot
                 keysBody = ByteBuffer(bytes: snapshot.jwksJSON)
+                keysFields = fixedFields(body: keysBody, cacheControl: nil)
+                keysCacheSecond = -1
+            }
+            if second != keysCacheSecond {
+                keysCacheSecond = second
+                keysCacheControl = PreparedEndpoints.keysCacheControl(snapshot: snapshot, now: now)
             }
             body = keysBody
-            cacheControl = PreparedEndpoints.keysCacheControl(snapshot: snapshot, now: now)
+            fields = keysFields
+            fields[.cacheControl] = keysCacheControl
         }
-        var fields = HTTPFields()
-        fields.reserveCapacity(6 + endpoints.extraHeaders.count)
-        fields[.contentType] = "application/json"
-        fields[.cacheControl] = cacheControl
-        fields[.contentLength] = String(body.readableBytes)
-        for (name, value) in endpoints.extraHeaders { fields[name] = value }
         fields[RequestLogMiddleware.requestIDField] = requestID.flatMap { $0.count <= 64 && !$0.isEmpty ? $0 : nil } ?? IDsShort.make()
         fields[.date] = httpDate(now)
-        fields[.server] = endpoints.serverName
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
         needsFlush = true
+    }
+
+    private func fixedFields(body: ByteBuffer, cacheControl: String?) -> HTTPFields {
+        var fields = HTTPFields()
+        fields.reserveCapacity(7 + endpoints.extraHeaders.count)
+        fields[.contentType] = "application/json"
+        if let cacheControl { fields[.cacheControl] = cacheControl }
+        fields[.contentLength] = String(body.readableBytes)
+        for (name, value) in endpoints.extraHeaders { fields[name] = value }
+        fields[.server] = endpoints.serverName
+        return fields
     }
 
     /// IMF-fixdate (RFC 9110 §5.6.7), formatted once per second per connection.
