@@ -38,24 +38,29 @@ struct PreparedEndpointsTests {
         try #require(gateway.preparedEndpoints(serverName: "fedgate"))
     }
 
+    /// The gateway's router behind a listener with the pipeline handler, as `GatewayServer` runs it.
+    static func preparedApp(_ gateway: Gateway) throws -> some ApplicationProtocol {
+        let endpoints = try prepared(gateway)
+        return Application(router: gateway.router(),
+                           server: .http1(configuration: .init(additionalChannelHandlers: [PreparedResponseHandler(endpoints: endpoints)])))
+    }
+
     @Test("over a live listener both documents match the router's answer, header for header")
     func liveMatchesRouter() async throws {
         let gateway = try await Self.makeGateway()
-        let endpoints = try Self.prepared(gateway)
-        let fast = Application(router: gateway.router(),
-                               server: .http1(configuration: .init(additionalChannelHandlers: [PreparedResponseHandler(endpoints: endpoints)])))
+        let fast = try Self.preparedApp(gateway)
         let plain = Application(router: gateway.router())
-        for path in ["/dex/keys", "/dex/.well-known/openid-configuration"] {
-            var answers: [(HTTPFields, ByteBuffer)] = []
-            for app in [fast, plain] {
-                answers.append(try await app.test(.live) { client in
-                    try await client.execute(uri: path, method: .get, headers: [RequestLogMiddleware.requestIDField: "req-1"]) { response in
-                        #expect(response.status == .ok)
-                        return (response.headers, response.body)
-                    }
-                })
+        func answer(_ app: some ApplicationProtocol, _ path: String) async throws -> (HTTPFields, ByteBuffer) {
+            try await app.test(.live) { client in
+                try await client.execute(uri: path, method: .get, headers: [RequestLogMiddleware.requestIDField: "req-1"]) { response in
+                    #expect(response.status == .ok)
+                    return (response.headers, response.body)
+                }
             }
-            let (fastHeaders, fastBody) = answers[0], (plainHeaders, plainBody) = (answers[1].0, answers[1].1)
+        }
+        for path in ["/dex/keys", "/dex/.well-known/openid-configuration"] {
+            let (fastHeaders, fastBody) = try await answer(fast, path)
+            let (plainHeaders, plainBody) = try await answer(plain, path)
             #expect(fastBody == plainBody)
             for name: HTTPField.Name in [.contentType, .contentLength, RequestLogMiddleware.requestIDField, HTTPField.Name("X-Frame-Options")!] {
                 #expect(fastHeaders[name] != nil && fastHeaders[name] == plainHeaders[name], "\(path): \(name)")
@@ -79,9 +84,7 @@ struct PreparedEndpointsTests {
     @Test("after a key change the same connection gets the new /keys bytes")
     func followsRotation() async throws {
         let gateway = try await Self.makeGateway()
-        let endpoints = try Self.prepared(gateway)
-        let app = Application(router: gateway.router(),
-                              server: .http1(configuration: .init(additionalChannelHandlers: [PreparedResponseHandler(endpoints: endpoints)])))
+        let app = try Self.preparedApp(gateway)
         try await app.test(.live) { client in
             let first = try await client.execute(uri: "/dex/keys", method: .get) { $0.body }
             #expect(first == ByteBuffer(bytes: gateway.keys.snapshot.jwksJSON))
