@@ -62,15 +62,22 @@ extension PostgresStorage {
 
     /// Rewrites the row only if its body is still `expected`; returns whether it did.
     func compareAndSwapRow<O>(_ table: PostgresTable<O>, _ object: O, expected: String, on connection: PostgresConnection) async throws -> Bool {
+        !(try await writeRow(table, object, expected: expected, on: connection)).isEmpty
+    }
+
+    /// `UPDATE … SET <index columns>, data WHERE <key>`, with `AND data = <expected>` and a
+    /// returned row per match when `expected` is given.
+    private func writeRow<O>(_ table: PostgresTable<O>, _ object: O, expected: String?, on connection: PostgresConnection) async throws -> [PostgresRow] {
         let values = table.indexColumns + ["data"]
         let sets = values.enumerated().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: ", ")
         let keyStart = values.count + 1
-        let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))]
-            + table.key(object).map(PostgresBindValue.text) + [.text(expected)]
-        let rows = try await run(
-            "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate(from: keyStart)) AND data = $\(keyStart + table.keyColumns.count) RETURNING 1",
-            binds, on: connection)
-        return !rows.isEmpty
+        var binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))] + table.key(object).map(PostgresBindValue.text)
+        var sql = "UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate(from: keyStart))"
+        if let expected {
+            binds.append(.text(expected))
+            sql += " AND data = $\(keyStart + table.keyColumns.count) RETURNING 1"
+        }
+        return try await run(sql, binds, on: connection)
     }
 
     func selectRows<O>(_ table: PostgresTable<O>, where predicate: String? = nil, _ binds: [PostgresBindValue] = [],
@@ -82,12 +89,7 @@ extension PostgresStorage {
 
     /// Rewrites the body and index columns of an existing row.
     func updateRow<O>(_ table: PostgresTable<O>, _ object: O, on connection: PostgresConnection) async throws {
-        let values = table.indexColumns + ["data"]
-        let sets = values.enumerated().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: ", ")
-        let binds = table.indexValues(object) + [.text(try StorageCodec.encode(object))]
-            + table.key(object).map(PostgresBindValue.text)
-        try await run("UPDATE \(table.name) SET \(sets) WHERE \(table.keyPredicate(from: values.count + 1))",
-                      binds, on: connection)
+        _ = try await writeRow(table, object, expected: nil, on: connection)
     }
 
     /// Deletes by key; returns whether a row existed.

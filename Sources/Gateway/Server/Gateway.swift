@@ -2,7 +2,6 @@ import ClaimMapping
 import Connectors
 import FedgateCore
 import Foundation
-import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -88,7 +87,7 @@ public final class Gateway: Sendable {
             keysPath: settings.path("/keys"),
             discovery: discoveryJSON,
             keys: keys,
-            extraHeaders: settings.extraHeaders.compactMap { name, value in HTTPField.Name(name).map { ($0, value) } },
+            extraHeaders: RequestLogMiddleware.fields(settings.extraHeaders),
             corsEnabled: !settings.allowedOrigins.isEmpty,
             serverName: serverName,
             now: now

@@ -20,13 +20,23 @@ struct RequestLogMiddleware: RouterMiddleware {
 
     init(logger: Logger, extraHeaders: [(String, String)]) {
         self.logger = logger
-        self.extraHeaders = extraHeaders.compactMap { name, value in HTTPField.Name(name).map { ($0, value) } }
+        self.extraHeaders = Self.fields(extraHeaders)
         self.logsRequests = logger.logLevel <= .debug
+    }
+
+    /// `web.headers` as field names (a name that is not a valid field name is skipped).
+    static func fields(_ headers: [(String, String)]) -> [(HTTPField.Name, String)] {
+        headers.compactMap { name, value in HTTPField.Name(name).map { ($0, value) } }
+    }
+
+    /// The client's `X-Request-ID` if it is usable (1–64 characters), else a new one.
+    static func requestID(_ presented: String?) -> String {
+        presented.flatMap { $0.count <= 64 && !$0.isEmpty ? $0 : nil } ?? IDsShort.make()
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[Self.requestIDField].flatMap { $0.count <= 64 && !$0.isEmpty ? $0 : nil } ?? IDsShort.make()
+        let requestID = Self.requestID(request.headers[Self.requestIDField])
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         let start = logsRequests ? ContinuousClock.now : nil

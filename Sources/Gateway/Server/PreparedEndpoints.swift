@@ -144,7 +144,7 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             fields = keysFields
             fields[.cacheControl] = keysCacheControl
         }
-        fields[RequestLogMiddleware.requestIDField] = requestID.flatMap { $0.count <= 64 && !$0.isEmpty ? $0 : nil } ?? IDsShort.make()
+        fields[RequestLogMiddleware.requestIDField] = RequestLogMiddleware.requestID(requestID)
         fields[.date] = httpDate(now)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
