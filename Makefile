@@ -24,8 +24,8 @@ deps: ## Install missing Debian packages (apt-get update only if something is mi
 build: deps ## Debug build of everything
 	$(SWIFT) build
 
-release: deps ## Optimised build (.build/release/fedgate)
-	$(SWIFT) build -c release
+release: deps ## Optimised, statically linked CLI (.build/release/fedgate; see scripts/build/release.sh)
+	scripts/build/release.sh
 
 run: build ## Serve $(CONFIG) on http://127.0.0.1:5556/dex (Ctrl-C to stop)
 	@mkdir -p var

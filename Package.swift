@@ -93,10 +93,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Sets Swift Concurrency's global-enqueue hook by symbol at link time (see EventLoopExecutor.swift).
+        .target(name: "CExecutorHook"),
+
         .executableTarget(
             name: "fedgate",
             dependencies: [
-                "Gateway", "Storage",
+                "Gateway", "Storage", "CExecutorHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -101,6 +101,38 @@ public struct TokenClaims: JWTPayload, Equatable {
         try c.encodeIfPresent(scope, forKey: .scope)
     }
 
+    /// The JSON `encode(to:)` produces (same members, order and omissions), written directly:
+    /// this is the payload of every token signed, and `JSONEncoder` cost as much as an ES256
+    /// signature. `TokenClaimsTests` checks the two agree.
+    public func jsonBytes() throws -> [UInt8] {
+        let exp = try Self.seconds(exp), iat = try Self.seconds(iat)
+        let authTime = try authTime.map(Self.seconds)
+        return JSONWriter.object { json in
+            json.member("iss", iss)
+            json.member("sub", sub)
+            if aud.count == 1 { json.member("aud", aud[0]) } else { json.member("aud", aud) }
+            json.member("azp", ifPresent: azp)
+            json.member("exp", exp)
+            json.member("iat", iat)
+            json.member("nonce", ifPresent: nonce)
+            json.member("at_hash", ifPresent: atHash)
+            json.member("c_hash", ifPresent: cHash)
+            json.member("auth_time", ifPresent: authTime)
+            json.member("email", ifPresent: email)
+            json.member("email_verified", ifPresent: emailVerified)
+            json.member("name", ifPresent: name)
+            json.member("preferred_username", ifPresent: preferredUsername)
+            json.member("groups", ifPresent: groups)
+            if let federatedClaims {
+                json.member("federated_claims") { inner in
+                    inner.member("connector_id", federatedClaims.connectorID)
+                    inner.member("user_id", federatedClaims.userID)
+                }
+            }
+            json.member("scope", ifPresent: scope)
+        }
+    }
+
     /// Checks `exp` only (RFC 7519 §4.1.4), against the wall clock. Issuer and aud depend on the
     /// caller's context, so callers check them; `KeySnapshot.verify` checks `exp` against its own clock.
     public func verify(using algorithm: some JWTAlgorithm) async throws {

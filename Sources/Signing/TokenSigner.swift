@@ -17,7 +17,7 @@ public struct TokenSigner: Sendable {
     public let key: any JWTAlgorithm
     /// `base64url(header JSON) + "."`, prepared once (RFC 7515 §7.1).
     private let encodedHeaderAndDot: [UInt8]
-    private let serializer = DefaultJWTSerializer()
+    private let serializer = DefaultJWTSerializer(jsonEncoder: ClaimsJSONEncoder())
 
     /// Wraps an already parsed key.
     public init(kid: String, algorithm: SigningAlgorithm, key: any JWTAlgorithm) throws {
@@ -81,5 +81,16 @@ public struct TokenSigner: Sendable {
             default: out.append(c)
             }
         }
+    }
+}
+
+/// jwt-kit's payload encoder with `TokenClaims` written by `TokenClaims.jsonBytes()`; any other
+/// payload goes through jwt-kit's default `JSONEncoder`.
+struct ClaimsJSONEncoder: JWTJSONEncoder {
+    private let fallback: any JWTJSONEncoder = .defaultForJWT
+
+    func encode<T: Encodable>(_ value: T) throws -> Data {
+        if let claims = value as? TokenClaims { return Data(try claims.jsonBytes()) }
+        return try fallback.encode(value)
     }
 }

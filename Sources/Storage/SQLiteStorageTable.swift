@@ -41,6 +41,13 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
         "SELECT data FROM \(name)\(predicate.map { " WHERE \($0)" } ?? "") ORDER BY \(orderBy)"
     }
 
+    /// The compare-and-swap write: `UPDATE … SET <columns>, data WHERE <key> AND data = ?`;
+    /// binds: the columns' values, body, key, the body as read.
+    func compareAndSwap(_ columns: [String]) -> String {
+        "UPDATE \(name) SET \((columns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
+            + " AND data = ? RETURNING 1 AS updated"
+    }
+
     /// `UPDATE … SET <index columns>, data WHERE <key>`; binds: index values, body, key.
     var updateByKey: String {
         "UPDATE \(name) SET \((indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
@@ -126,21 +133,29 @@ extension SQLiteStorage {
     /// (docs/benchmarks.md).
     func update<O>(_ table: SQLiteTable<O>, key: [SQLiteData], _ update: (inout O) throws -> Void) async throws {
         let select = table.selectByKey
-        let write = table.updateByKey + " AND data = ? RETURNING 1 AS updated"
 
         /// Applies the updater to the row as read and returns the binds of the compare-and-swap write.
-        func apply(_ rows: [SQLiteRow]) throws -> [SQLiteData] {
+        func apply(_ rows: [SQLiteRow]) throws -> (sql: String, binds: [SQLiteData]) {
             guard let row = rows.first else { throw StorageError.notFound }
             let text = try bodyText(O.self, row)
             return try apply(try StorageCodec.decode(O.self, from: text), text: text)
         }
-        func apply(_ read: O, text: String) throws -> [SQLiteData] {
+        func apply(_ read: O, text: String) throws -> (sql: String, binds: [SQLiteData]) {
             var object = read
             try update(&object)
             guard table.key(object) == key else {
                 throw StorageError.corrupt("an updater must not change the object's key")
             }
-            return table.indexValues(object) + [.text(try StorageCodec.encode(object))] + key + [.text(text)]
+            // Only index columns whose value changed are written: assigning a column rewrites its
+            // index entry even when the value is the same (a refresh grant changes `last_used_us`,
+            // never `created_at_us`).
+            let before = table.indexValues(read), after = table.indexValues(object)
+            var columns: [String] = [], binds: [SQLiteData] = []
+            for (i, column) in table.indexColumns.enumerated() where before[i] != after[i] {
+                columns.append(column)
+                binds.append(after[i])
+            }
+            return (table.compareAndSwap(columns), binds + [.text(try StorageCodec.encode(object))] + key + [.text(text)])
         }
 
         // Fast path: the read takes no lock and the write is one statement under it, so the lock
@@ -148,19 +163,19 @@ extension SQLiteStorage {
         // `get` just read stands in for the read; the write still checks it is current, and an
         // updater that refuses a remembered row is asked again with the stored one.
         if table.remembersReads, let remembered = recentReads.take(table.slot(key)),
-           let object = remembered.object as? O, let binds = try? apply(object, text: remembered.text) {
-            if !(try await withConnection { try await execute(write, binds) }).isEmpty { return }
+           let object = remembered.object as? O, let write = try? apply(object, text: remembered.text) {
+            if !(try await withConnection { try await execute(write.sql, write.binds) }).isEmpty { return }
         } else {
-            let binds = try apply(try await read(select, key))
-            if !(try await withConnection { try await execute(write, binds) }).isEmpty { return }
+            let write = try apply(try await read(select, key))
+            if !(try await withConnection { try await execute(write.sql, write.binds) }).isEmpty { return }
         }
 
         // Lost a race: read and write under the lock, which no writer of this process can pass;
         // only another process writing the same file can still make a round fail.
         try await withConnection {
             for _ in 0..<Self.updateAttempts {
-                let binds = try apply(try await execute(select, key))
-                if !(try await execute(write, binds)).isEmpty { return }
+                let write = try apply(try await execute(select, key))
+                if !(try await execute(write.sql, write.binds)).isEmpty { return }
             }
             throw StorageError.conflict
         }

@@ -7,6 +7,7 @@ enum GarbageCollectionCases {
         ConformanceCase("GarbageCollectionExpiry", store: expiry),
         ConformanceCase("GarbageCollectionRefreshTokens", store: refreshTokens),
         ConformanceCase("GarbageCollectionPaging", store: paging),
+        ConformanceCase("GarbageCollectionFollowsUpdates", store: followsUpdates),
     ]
 
     /// Objects with an expiry are removed once it has passed; the rest stay.
@@ -113,5 +114,23 @@ enum GarbageCollectionCases {
         try expectEqual(result.refreshTokens, count / 2, "refresh tokens collected")
         _ = try await s.getAuthRequest(id: "page-live")
         try expectEqual(try await s.listRefreshTokens().count, 0, "refresh tokens left")
+    }
+
+    /// Collection sees a token's times as its last update left them: a refresh (new `lastUsed`)
+    /// saves an idle token, and an update that leaves `createdAt` alone keeps the absolute limit.
+    static func followsUpdates(_ s: any GatewayStorage) async throws {
+        let now = Fixtures.now()
+        let policy = RefreshExpiryPolicy(absoluteLifetime: 86400, validIfNotUsedFor: 3600)
+        try await s.createRefreshToken(Fixtures.refreshToken("rt-used", createdAt: now.addingTimeInterval(-7200),
+                                                             lastUsed: now.addingTimeInterval(-7200)))
+        try await s.createRefreshToken(Fixtures.refreshToken("rt-aged", createdAt: now.addingTimeInterval(-86000),
+                                                             lastUsed: now.addingTimeInterval(-60)))
+        _ = try await s.getRefreshToken(id: "rt-used")  // a grant reads, then rotates
+        try await s.updateRefreshToken(id: "rt-used") { $0.lastUsed = now; $0.token = "rotated" }
+        try await s.updateRefreshToken(id: "rt-aged") { $0.lastUsed = now; $0.token = "rotated" }
+        try expectEqual(try await s.garbageCollect(now: now, refreshPolicy: policy).refreshTokens, 0, "nothing idle or too old")
+        let later = try await s.garbageCollect(now: now.addingTimeInterval(600), refreshPolicy: policy)
+        try expectEqual(later.refreshTokens, 1, "the aged token reaches its absolute lifetime")
+        try expectEqual(try await s.listRefreshTokens().map(\.id), ["rt-used"], "the refreshed token is kept")
     }
 }

@@ -50,7 +50,10 @@ struct Serve: AsyncParsableCommand {
         let format: FedgateLogHandler.Format = config.logger.format == .json ? .json : .text
         LoggingSystem.bootstrap { label in FedgateLogHandler(label: label, level: level, format: format) }
         let logger = Logger(label: "fedgate")
-        logger.info("starting fedgate", metadata: ["version": .string(FedgateVersion.string), "config": .string(file), "issuer": .string(config.issuer)])
+        logger.info("starting fedgate", metadata: [
+            "version": .string(FedgateVersion.string), "config": .string(file), "issuer": .string(config.issuer),
+            "executor": .string(EventLoopExecutor.isInstalled ? "event-loops" : "dispatch"),
+        ])
         let gateway: Gateway
         do {
             gateway = try await Gateway.make(config: config, logger: logger)

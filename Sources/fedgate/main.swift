@@ -12,7 +12,7 @@ import NIOPosix
 // SQLite run on threads of their own. FEDGATE_EXECUTOR=dispatch keeps Swift's default pool.
 // Must run on the main thread before any task starts, hence top-level code.
 if ProcessInfo.processInfo.environment["FEDGATE_EXECUTOR"] != "dispatch" {
-    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    EventLoopExecutor.install()
 }
 
 // One event loop per CPU this process may run on. NIO sizes its loops by the machine's cores,

@@ -64,4 +64,26 @@ struct TokenClaimsTests {
             try await sampleClaims(now: Date() - 120, lifetime: 60).verify(using: ES256Key.generate())
         }
     }
+
+    @Test("jsonBytes writes the document JSONEncoder writes")
+    func directWriterMatchesEncoder() throws {
+        let times = (exp: Date(timeIntervalSince1970: 1_700_003_600), iat: Date(timeIntervalSince1970: 1_700_000_000))
+        let variants: [TokenClaims] = [
+            TokenClaims(iss: "https://iss/dex", sub: "CgVhZG1pbhIFbG9jYWw", aud: ["app"], exp: times.exp, iat: times.iat),
+            TokenClaims(iss: "https://iss", sub: "s", aud: ["app", "peer"], azp: "app", exp: times.exp, iat: times.iat,
+                        nonce: "n\"o\\nce\u{1}", atHash: "at", cHash: "c", authTime: Date(timeIntervalSince1970: 1_699_999_000.7),
+                        email: "jane@example.com", emailVerified: false, name: "Jane \"J\" Doe", preferredUsername: "jané",
+                        groups: ["ops", "k8s:admins", "日本"], federatedClaims: FederatedClaims(connectorID: "ldap", userID: "u\n1"),
+                        scope: "openid email groups"),
+            TokenClaims(iss: "i", sub: "s", aud: [], exp: times.exp, iat: times.iat, emailVerified: true, groups: []),
+        ]
+        let encoder = JSONEncoder()
+        for claims in variants {
+            let direct = try claims.jsonBytes()
+            let encoded = try encoder.encode(claims)
+            #expect(NSDictionary(dictionary: try #require(try JSONSerialization.jsonObject(with: Data(direct)) as? [String: Any]))
+                == NSDictionary(dictionary: try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])))
+            #expect(try JSONDecoder().decode(TokenClaims.self, from: Data(direct)) == claims)
+        }
+    }
 }

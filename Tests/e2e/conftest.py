@@ -51,8 +51,8 @@ def fedgate(fedgate_bin: Path, tmp_path: Path) -> Callable[..., FedgateServer]:
     the test, asserting exit status 0."""
     started: list[FedgateServer] = []
 
-    def start(overrides: dict[str, Any] | None = None) -> FedgateServer:
-        server = start_server(fedgate_bin, tmp_path / f"server{len(started)}", overrides)
+    def start(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> FedgateServer:
+        server = start_server(fedgate_bin, tmp_path / f"server{len(started)}", overrides, env=env)
         started.append(server)
         return server
 

@@ -72,6 +72,18 @@ def test_new_connections_refused_after_shutdown(fedgate):
         new_session().get(srv.url("/healthz"), timeout=2)
 
 
+def test_event_loops_run_swift_tasks(fedgate):
+    """The executor hook is set (by symbol, at link time) and the start-up line says so;
+    FEDGATE_EXECUTOR=dispatch leaves Swift's default pool in place."""
+    srv = fedgate()
+    assert "executor=event-loops" in srv.log(), srv.log_tail()
+    assert requests.get(srv.url("/.well-known/openid-configuration"), timeout=5).status_code == 200
+    srv.terminate()
+    opted_out = fedgate(env={"FEDGATE_EXECUTOR": "dispatch"})
+    assert "executor=dispatch" in opted_out.log(), opted_out.log_tail()
+    assert requests.get(opted_out.url("/.well-known/openid-configuration"), timeout=5).status_code == 200
+
+
 def test_log_never_contains_secrets(fedgate):
     """Passwords, client secrets, codes and tokens must not reach the log, even at debug level."""
     srv = fedgate()

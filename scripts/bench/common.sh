@@ -58,13 +58,13 @@ install_tools() {
         || { $sudo apt-get update -qq </dev/null && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null; }
 }
 
-# Release build of the CLI only, in its own scratch path.
+# The release build of the CLI (scripts/build/release.sh, as `make release`), in its own scratch path.
 build_release() {
     if [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$FEDGATE_BIN" ]; then return 0; fi
-    log "swift build -c release --product fedgate --scratch-path $SCRATCH"
+    log "scripts/build/release.sh $SCRATCH"
     local out="$SCRATCH/bench-build.log"
     mkdir -p "$SCRATCH"
-    if ! (cd "$ROOT" && swift build -c release --product fedgate --scratch-path "$SCRATCH") >"$out" 2>&1; then
+    if ! "$ROOT/scripts/build/release.sh" "$SCRATCH" >"$out" 2>&1; then
         grep -E "error" "$out" | head -20 >&2
         echo "bench: release build failed (log: $out)" >&2
         return 1
@@ -122,6 +122,12 @@ start_fedgate() {
     if ! wait_for_http "http://127.0.0.1:$port/dex/healthz" 60; then
         echo "bench: fedgate did not become healthy; log:" >&2
         tail -20 "$logfile" >&2
+        return 1
+    fi
+    # The figures assume NIO's event loops run Swift's tasks (see EventLoopExecutor.swift).
+    if [ "${FEDGATE_EXECUTOR:-}" != dispatch ] && ! grep -q 'executor=event-loops' "$logfile"; then
+        echo "bench: fedgate did not install its executor hook; log:" >&2
+        head -5 "$logfile" >&2
         return 1
     fi
 }

@@ -1,6 +1,7 @@
 import FedgateCore
 import Foundation
 import Hummingbird
+import NIOCore
 import Storage
 
 /// `POST /token` (RFC 6749 §3.2): authenticates the client, then dispatches on `grant_type`.
@@ -28,7 +29,7 @@ extension Gateway {
         case "password": response = try await passwordGrant(params, client: client, context: context)
         default: throw OAuthError.unsupportedGrantType.with(description: "Unsupported grant type \"\(grantType)\".")
         }
-        return try Responses.json(response)
+        return Responses.noStoreJSON(ByteBuffer(bytes: response.jsonBytes()))
     }
 
     /// Client authentication (RFC 6749 §2.3.1): HTTP Basic with form-urlencoded id and secret, or
@@ -78,4 +79,17 @@ struct TokenResponse: Encodable, Sendable {
     var refresh_token: String?
     var id_token: String?
     var scope: String?
+
+    /// The response body: what `JSONEncoder.sorted` makes of this value, written directly (it is
+    /// on every grant; `TokenResponseTests` checks the two agree).
+    func jsonBytes() -> [UInt8] {
+        JSONWriter.object { json in
+            json.member("access_token", access_token)
+            json.member("expires_in", Int64(expires_in))
+            json.member("id_token", ifPresent: id_token)
+            json.member("refresh_token", ifPresent: refresh_token)
+            json.member("scope", ifPresent: scope)
+            json.member("token_type", token_type)
+        }
+    }
 }

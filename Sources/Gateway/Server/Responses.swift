@@ -18,12 +18,21 @@ enum Responses {
                  body: .init(byteBuffer: bytes))
     }
 
+    /// JSON that must not be cached (RFC 6749 §5.1): `Cache-Control: no-store`, `Pragma: no-cache`.
+    static func noStoreJSON(_ bytes: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        headers[pragma] = "no-cache"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: bytes))
+    }
+
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, cacheControl: String = "no-store") throws -> Response {
         let data = try JSONEncoder.sorted.encode(value)
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: cacheControl]
-        if cacheControl == "no-store" { headers[HTTPField.Name("Pragma")!] = "no-cache" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        if cacheControl == "no-store" { return noStoreJSON(ByteBuffer(bytes: data), status: status) }
+        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: cacheControl],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+
+    private static let pragma = HTTPField.Name("Pragma")!
 
     /// 303 See Other, so a POSTed form is followed by a GET (RFC 9110 §15.4.4).
     static func redirect(_ location: String, status: HTTPResponse.Status = .seeOther) -> Response {

@@ -178,8 +178,10 @@ def start_server(
     overrides: dict[str, Any] | None = None,
     *,
     name: str = "fedgate",
+    env: dict[str, str] | None = None,
 ) -> FedgateServer:
-    """Writes the config, starts `fedgate serve`, waits for /healthz. Retries on a port race."""
+    """Writes the config, starts `fedgate serve` (with `env` added to the environment), waits
+    for /healthz. Retries on a port race."""
     workdir.mkdir(parents=True, exist_ok=True)
     last_error = ""
     for attempt in range(3):
@@ -195,6 +197,7 @@ def start_server(
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
             )
         server = FedgateServer(port, config["issuer"], config, config_path, log_path, process)
         ready, last_error = _wait_healthy(server)

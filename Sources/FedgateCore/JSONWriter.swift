@@ -1,0 +1,109 @@
+/// Writes compact JSON (RFC 8259) straight into bytes, member by member.
+///
+/// For the few fixed-shape documents of the token path (JWT claims, the token response), where
+/// Foundation's `JSONEncoder` building a value tree and then serialising it cost more than
+/// signing an ES256 token. Everything else keeps using `JSONEncoder`; tests compare the two.
+/// Strings are escaped as RFC 8259 §7 requires (quotation mark, reverse solidus, control
+/// characters); everything else, including non-ASCII UTF-8, is written as is.
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma = false
+
+    public init(capacity: Int = 512) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Writes `{`, the members `body` adds, and `}`.
+    public static func object(capacity: Int = 512, _ body: (inout JSONWriter) throws -> Void) rethrows -> [UInt8] {
+        var writer = JSONWriter(capacity: capacity)
+        try writer.writeObject(body)
+        return writer.bytes
+    }
+
+    public mutating func member(_ key: String, _ value: String) {
+        writeKey(key)
+        writeString(value)
+    }
+
+    public mutating func member(_ key: String, _ value: Int64) {
+        writeKey(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    public mutating func member(_ key: String, _ value: Bool) {
+        writeKey(key)
+        bytes.append(contentsOf: value ? Self.trueBytes : Self.falseBytes)
+    }
+
+    public mutating func member(_ key: String, _ values: [String]) {
+        writeKey(key)
+        bytes.append(UInt8(ascii: "["))
+        for (i, value) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            writeString(value)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A member whose value is an object with the members `body` adds.
+    public mutating func member(_ key: String, object body: (inout JSONWriter) throws -> Void) rethrows {
+        writeKey(key)
+        try writeObject(body)
+    }
+
+    // The optional forms leave the member out when the value is nil (as `encodeIfPresent`).
+    public mutating func member(_ key: String, ifPresent value: String?) { if let value { member(key, value) } }
+    public mutating func member(_ key: String, ifPresent value: Int64?) { if let value { member(key, value) } }
+    public mutating func member(_ key: String, ifPresent value: Bool?) { if let value { member(key, value) } }
+    public mutating func member(_ key: String, ifPresent values: [String]?) { if let values { member(key, values) } }
+
+    private mutating func writeObject(_ body: (inout JSONWriter) throws -> Void) rethrows {
+        bytes.append(UInt8(ascii: "{"))
+        let outer = needsComma
+        needsComma = false
+        try body(&self)
+        needsComma = outer
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    private mutating func writeKey(_ key: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+        writeString(key)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    private mutating func writeString(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { utf8 in
+            var start = 0
+            for (i, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i]))
+                appendEscaped(byte)
+                start = i + 1
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ byte: UInt8) {
+        bytes.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+        case 0x08: bytes.append(UInt8(ascii: "b"))
+        case 0x0C: bytes.append(UInt8(ascii: "f"))
+        case 0x0A: bytes.append(UInt8(ascii: "n"))
+        case 0x0D: bytes.append(UInt8(ascii: "r"))
+        case 0x09: bytes.append(UInt8(ascii: "t"))
+        default:
+            bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                      Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0x0F)]])
+        }
+    }
+
+    private static let trueBytes = Array("true".utf8)
+    private static let falseBytes = Array("false".utf8)
+    private static let hex = Array("0123456789abcdef".utf8)
+}

@@ -1,0 +1,35 @@
+import CExecutorHook
+import NIOCore
+import NIOPosix
+
+/// Runs Swift Concurrency's global executor on NIO's event loops.
+///
+/// This is what `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()`
+/// does, except for how the runtime's hook is found: NIO looks it up with `dlsym`, which finds
+/// nothing when the Swift runtime is linked statically (`make release`; the static runtime does
+/// not export the symbol), and the process would silently stay on Dispatch's pool. Here a C shim
+/// refers to `swift_task_enqueueGlobal_hook` by name, so the linker resolves it in either link.
+enum EventLoopExecutor {
+    typealias EnqueueOriginal = @convention(thin) (UnownedJob) -> Void
+    typealias EnqueueHook = @convention(thin) (UnownedJob, EnqueueOriginal) -> Void
+
+    /// Installs the hook; returns false if another hook was installed first.
+    /// Call once, on the main thread, before any task starts.
+    @discardableResult
+    static func install() -> Bool {
+        // `any()` is sticky: a job enqueued from an event loop of the group stays on that loop,
+        // so a handler's awaits do not change threads.
+        let hook: EnqueueHook = { job, _ in
+            MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+        }
+        // The same assumption NIO makes: a thin function value is the function's address.
+        return withUnsafePointer(to: hook) { pointer in
+            pointer.withMemoryRebound(to: UnsafeRawPointer.self, capacity: 1) {
+                fedgate_install_enqueue_global_hook($0.pointee) == 1
+            }
+        }
+    }
+
+    /// Whether the hook is the one `install()` set (for `fedgate version` and the tests).
+    static var isInstalled: Bool { fedgate_enqueue_global_hook_is_set() == 1 }
+}
