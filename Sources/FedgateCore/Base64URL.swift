@@ -18,12 +18,26 @@ public enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Decodes base64url with or without padding characters left off (padding itself is refused,
+    /// as Go's `RawURLEncoding` does). One pass over the bytes: no Foundation string operations,
+    /// this runs on every refresh grant.
     public static func decode(_ string: String) -> Data? {
-        var s = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        if s.contains("=") { return nil }
-        let rem = s.count % 4
-        if rem == 1 { return nil }
-        if rem > 0 { s += String(repeating: "=", count: 4 - rem) }
-        return Data(base64Encoded: s)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(string.utf8.count + 3)
+        for c in string.utf8 {
+            switch c {
+            case UInt8(ascii: "-"): bytes.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): bytes.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "="): return nil
+            default: bytes.append(c)
+            }
+        }
+        switch bytes.count % 4 {
+        case 1: return nil
+        case 2: bytes.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "=")])
+        case 3: bytes.append(UInt8(ascii: "="))
+        default: break
+        }
+        return Data(base64Encoded: Data(bytes))
     }
 }

@@ -47,16 +47,21 @@ public enum StorageCodec {
         return decoder
     }
 
+    /// One encoder and one decoder for every body (both are safe to use from many threads at once;
+    /// making them per call cost an allocation and a closure per row on the token path).
+    private static let sharedEncoder = makeEncoder()
+    private static let sharedDecoder = makeDecoder()
+
     /// Encodes an object body as JSON text.
     public static func encode<T: Encodable>(_ value: T) throws -> String {
-        let data = try makeEncoder().encode(value)
+        let data = try sharedEncoder.encode(value)
         return String(decoding: data, as: UTF8.self)
     }
 
     /// Decodes an object body; a body that does not decode is reported as corrupt storage.
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
         do {
-            return try makeDecoder().decode(type, from: Data(text.utf8))
+            return try sharedDecoder.decode(type, from: Data(text.utf8))
         } catch {
             throw StorageError.corrupt("cannot decode stored \(T.self): \(error)")
         }

@@ -86,4 +86,20 @@ struct PrimitiveTests {
         #expect(Scope.peers(in: ["openid", "audience:server:client_id:kube", "groups"]) == ["kube"])
         #expect(Scope.connectorScopes(["offline_access", "groups"]) == ConnectorScopes(offlineAccess: true, groups: true))
     }
+
+    @Test("base64url decoding agrees with Foundation's base64 for every length, and refuses padding and stray characters")
+    func base64URLAgainstFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let standard = Data(bytes).base64EncodedString()
+            let url = String(standard.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }.filter { $0 != "=" })
+            #expect(Base64URL.encode(bytes) == url)
+            #expect(Base64URL.decode(url).map(Array.init) == bytes)
+            if standard.hasSuffix("=") { #expect(Base64URL.decode(url + "=") == nil) }
+        }
+        #expect(Base64URL.decode("ab!d") == nil)
+        #expect(Base64URL.decode("abcde") == nil)
+        #expect(Base64URL.decode("") == Data())
+    }
 }

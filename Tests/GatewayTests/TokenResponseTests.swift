@@ -20,3 +20,16 @@ struct TokenResponseTests {
         #expect(String(decoding: variants[1].jsonBytes(), as: UTF8.self) == #"{"access_token":"a","expires_in":0,"token_type":"bearer"}"#)
     }
 }
+
+@Suite("Basic client credentials")
+struct BasicCredentialsTests {
+    @Test("The scheme is case-insensitive, blanks around the credentials go, other schemes are not Basic")
+    func parsing() {
+        #expect(Gateway.basicCredentials("Basic YTpi") == "YTpi")
+        #expect(Gateway.basicCredentials("bAsIc \t YTpi \t") == "YTpi")
+        #expect(Gateway.basicCredentials("Basic ") == "")
+        #expect(Gateway.basicCredentials("Bearer YTpi") == nil)
+        #expect(Gateway.basicCredentials("Basic") == nil)
+        #expect(Gateway.basicCredentials("Basicx YTpi") == nil)
+    }
+}

@@ -38,9 +38,9 @@ extension Gateway {
         var clientID = params["client_id"]
         var secret = params["client_secret"]
         var usedBasic = false
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("basic ") {
+        if let header = request.headers[.authorization], let credentials = Self.basicCredentials(header) {
             usedBasic = true
-            guard let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            guard let data = Data(base64Encoded: Data(credentials.utf8)),
                   let decoded = String(data: data, encoding: .utf8), let colon = decoded.firstIndex(of: ":") else {
                 throw OAuthError.invalidClient.with(description: "Malformed Basic authorization header.")
             }
@@ -68,6 +68,19 @@ extension Gateway {
             throw OAuthError(code: "invalid_client", description: "Invalid client credentials.", status: .unauthorized, wwwAuthenticate: challenge)
         }
         return client
+    }
+
+    /// The credentials of `Basic <credentials>` (scheme case-insensitive, RFC 9110 §11.1), with
+    /// surrounding spaces and tabs removed; nil for another scheme.
+    static func basicCredentials(_ header: String) -> Substring? {
+        let utf8 = header.utf8
+        guard utf8.count >= 6, utf8.prefix(6).elementsEqual("basic ".utf8, by: { (c, e) in
+            (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") ? c | 0x20 : c) == e }) else { return nil }
+        let isBlank = { (c: UInt8) in c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") }
+        var rest = header.utf8.dropFirst(6)
+        while let first = rest.first, isBlank(first) { rest = rest.dropFirst() }
+        while let last = rest.last, isBlank(last) { rest = rest.dropLast() }
+        return Substring(rest)
     }
 }
 
