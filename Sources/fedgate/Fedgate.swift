@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import Gateway
 import Logging
 
@@ -53,6 +54,8 @@ struct Serve: AsyncParsableCommand {
         logger.info("starting fedgate", metadata: [
             "version": .string(FedgateVersion.string), "config": .string(file), "issuer": .string(config.issuer),
             "executor": .string(EventLoopExecutor.isInstalled ? "event-loops" : "dispatch"),
+            "event_loops": .stringConvertible(NIOSingletons.groupLoopCountSuggestion),
+            "blocking_threads": .stringConvertible(NIOSingletons.blockingPoolThreadCountSuggestion),
         ])
         let gateway: Gateway
         do {

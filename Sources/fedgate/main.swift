@@ -15,12 +15,16 @@ if ProcessInfo.processInfo.environment["FEDGATE_EXECUTOR"] != "dispatch" {
     EventLoopExecutor.install()
 }
 
-// One event loop per CPU this process may run on. NIO sizes its loops by the machine's cores,
-// so under `taskset`, a cpuset or a container pinned to fewer CPUs, several loops would share one
-// core for nothing but extra threads and context switches. (On the bench machine, pinned to one
-// core, one loop and two served /keys equally fast within the VM's noise.)
+// One event loop, and one thread of NIO's blocking pool (SQLite's statements), per CPU this
+// process may run on. NIO sizes both by the machine's cores, so under `taskset`, a cpuset or a
+// container pinned to fewer CPUs, several threads would share one core for nothing but extra
+// context switches. Measured on the bench machine pinned to one core: one loop and two served
+// /keys equally fast; one pool thread instead of two gave 1–17% more ES256 refresh grants in
+// four alternating pairs (docs/benchmarks.md). A CPU quota (Kubernetes limits) keeps the full
+// affinity mask, so it changes nothing there.
 if let allowed = allowedCPUCount(), allowed > 0, allowed < System.coreCount {
     NIOSingletons.groupLoopCountSuggestion = allowed
+    NIOSingletons.blockingPoolThreadCountSuggestion = allowed
 }
 
 /// The number of CPUs in this process's affinity mask (Linux: `Cpus_allowed` in

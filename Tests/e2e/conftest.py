@@ -51,8 +51,9 @@ def fedgate(fedgate_bin: Path, tmp_path: Path) -> Callable[..., FedgateServer]:
     the test, asserting exit status 0."""
     started: list[FedgateServer] = []
 
-    def start(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> FedgateServer:
-        server = start_server(fedgate_bin, tmp_path / f"server{len(started)}", overrides, env=env)
+    def start(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+              cpus: set[int] | None = None) -> FedgateServer:
+        server = start_server(fedgate_bin, tmp_path / f"server{len(started)}", overrides, env=env, cpus=cpus)
         started.append(server)
         return server
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import os
 import json
 import secrets
 import signal
@@ -82,6 +83,28 @@ def test_event_loops_run_swift_tasks(fedgate):
     opted_out = fedgate(env={"FEDGATE_EXECUTOR": "dispatch"})
     assert "executor=dispatch" in opted_out.log(), opted_out.log_tail()
     assert requests.get(opted_out.url("/.well-known/openid-configuration"), timeout=5).status_code == 200
+
+
+def test_a_server_pinned_to_one_cpu_serves_concurrent_grants(fedgate):
+    """Restricted to one CPU, fedgate runs one event loop and one blocking-pool thread (SQLite);
+    concurrent password and refresh grants all complete, none waits on another forever."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    srv = fedgate(cpus={min(os.sched_getaffinity(0))})
+    assert "blocking_threads=1" in srv.log() and "event_loops=1" in srv.log(), srv.log_tail()
+
+    def login_and_refresh(_: int) -> tuple[int, int]:
+        grant = token_request(srv, {"grant_type": "password", "username": JANE_EMAIL, "password": JANE_PASSWORD,
+                                    "scope": "openid offline_access"})
+        if grant.status_code != 200:
+            return grant.status_code, 0
+        refreshed = token_request(srv, {"grant_type": "refresh_token", "refresh_token": grant.json()["refresh_token"]})
+        return grant.status_code, refreshed.status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(login_and_refresh, range(24)))
+    assert results == [(200, 200)] * 24, (results, srv.log_tail())
+    assert "error" not in srv.log().lower(), srv.log_tail()
 
 
 def test_log_never_contains_secrets(fedgate):

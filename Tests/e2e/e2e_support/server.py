@@ -179,9 +179,10 @@ def start_server(
     *,
     name: str = "fedgate",
     env: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
 ) -> FedgateServer:
-    """Writes the config, starts `fedgate serve` (with `env` added to the environment), waits
-    for /healthz. Retries on a port race."""
+    """Writes the config, starts `fedgate serve` (with `env` added to the environment, and
+    restricted to the CPUs in `cpus` if given), waits for /healthz. Retries on a port race."""
     workdir.mkdir(parents=True, exist_ok=True)
     last_error = ""
     for attempt in range(3):
@@ -198,6 +199,7 @@ def start_server(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
             )
         server = FedgateServer(port, config["issuer"], config, config_path, log_path, process)
         ready, last_error = _wait_healthy(server)
