@@ -30,6 +30,14 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// A finite number, in Swift's shortest round-trip form (what `JSONDecoder` reads back as
+    /// the same `Double`); a NaN or an infinity has no JSON form and is refused.
+    public mutating func member(_ key: String, _ value: Double) throws {
+        guard value.isFinite else { throw JSONWriterError.nonFiniteNumber(key) }
+        writeKey(key)
+        bytes.append(contentsOf: value.description.utf8)
+    }
+
     public mutating func member(_ key: String, _ value: Bool) {
         writeKey(key)
         bytes.append(contentsOf: value ? Self.trueBytes : Self.falseBytes)
@@ -106,4 +114,9 @@ public struct JSONWriter: Sendable {
     private static let trueBytes = Array("true".utf8)
     private static let falseBytes = Array("false".utf8)
     private static let hex = Array("0123456789abcdef".utf8)
+}
+
+public enum JSONWriterError: Error, Equatable {
+    /// The member with this key was given a NaN or an infinity.
+    case nonFiniteNumber(String)
 }

@@ -1,3 +1,4 @@
+import FedgateCore
 import Foundation
 
 /// The JSON and time encodings persistent backends use for object bodies.
@@ -54,6 +55,9 @@ public enum StorageCodec {
 
     /// Encodes an object body as JSON text.
     public static func encode<T: Encodable>(_ value: T) throws -> String {
+        // A refresh token is written on every grant: its body is written directly (the same
+        // document as the encoder's; `StorageCodecTests` compares them).
+        if let token = value as? RefreshToken { return try token.storageJSON() }
         let data = try sharedEncoder.encode(value)
         return String(decoding: data, as: UTF8.self)
     }
@@ -65,5 +69,40 @@ public enum StorageCodec {
         } catch {
             throw StorageError.corrupt("cannot decode stored \(T.self): \(error)")
         }
+    }
+}
+
+extension RefreshToken {
+    /// The body `StorageCodec.makeEncoder()` writes for this token (sorted keys, times as Unix
+    /// seconds with a microsecond fraction, connector data as base64, nil members left out).
+    func storageJSON() throws -> String {
+        func seconds(_ date: Date) throws -> Double {
+            // Beyond ±9e12 s (or NaN) the microsecond count does not fit an Int64.
+            guard abs(date.timeIntervalSince1970) < 9e12 else { throw JSONWriterError.nonFiniteNumber("time") }
+            return Double(StorageCodec.microseconds(date)) / 1_000_000
+        }
+        let bytes = try JSONWriter.object(capacity: 1024) { json in
+            json.member("authCodeID", authCodeID)
+            if let authTime { try json.member("authTime", try seconds(authTime)) }
+            json.member("claims") { inner in
+                inner.member("email", claims.email)
+                inner.member("emailVerified", claims.emailVerified)
+                inner.member("groups", claims.groups)
+                inner.member("preferredUsername", claims.preferredUsername)
+                inner.member("userID", claims.userID)
+                inner.member("username", claims.username)
+            }
+            json.member("clientID", clientID)
+            json.member("connectorData", ifPresent: connectorData?.base64EncodedString())
+            json.member("connectorID", connectorID)
+            try json.member("createdAt", try seconds(createdAt))
+            json.member("id", id)
+            try json.member("lastUsed", try seconds(lastUsed))
+            json.member("nonce", nonce)
+            json.member("obsoleteToken", obsoleteToken)
+            json.member("scopes", scopes)
+            json.member("token", token)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
