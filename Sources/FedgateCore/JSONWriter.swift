@@ -1,8 +1,9 @@
 /// Writes compact JSON (RFC 8259) straight into bytes, member by member.
 ///
-/// For the few fixed-shape documents of the token path (JWT claims, the token response), where
-/// Foundation's `JSONEncoder` building a value tree and then serialising it cost more than
-/// signing an ES256 token. Everything else keeps using `JSONEncoder`; tests compare the two.
+/// For the few fixed-shape documents of the token path (JWT claims, the token response, the
+/// stored refresh token), where Foundation's `JSONEncoder` building a value tree and then
+/// serialising it cost more than signing an ES256 token. Everything else keeps using
+/// `JSONEncoder`; tests compare each direct document with the encoder's.
 /// Strings are escaped as RFC 8259 §7 requires (quotation mark, reverse solidus, control
 /// characters); everything else, including non-ASCII UTF-8, is written as is.
 public struct JSONWriter: Sendable {

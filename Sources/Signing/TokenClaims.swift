@@ -101,7 +101,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         try c.encodeIfPresent(scope, forKey: .scope)
     }
 
-    /// The JSON `encode(to:)` produces (same members, order and omissions), written directly:
+    /// The JSON document `encode(to:)` produces (same members and omissions), written directly:
     /// this is the payload of every token signed, and `JSONEncoder` cost as much as an ES256
     /// signature. `TokenClaimsTests` checks the two agree.
     public func jsonBytes() throws -> [UInt8] {

@@ -41,17 +41,19 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
         "SELECT data FROM \(name)\(predicate.map { " WHERE \($0)" } ?? "") ORDER BY \(orderBy)"
     }
 
-    /// The compare-and-swap write: `UPDATE … SET <columns>, data WHERE <key> AND data = ?`;
+    /// `UPDATE … SET <columns>, data WHERE <key>`; binds: the columns' values, body, key.
+    func update(setting columns: [String]) -> String {
+        "UPDATE \(name) SET \((columns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
+    }
+
+    /// The compare-and-swap write: `update(setting:)` that matches only the body as read;
     /// binds: the columns' values, body, key, the body as read.
     func compareAndSwap(_ columns: [String]) -> String {
-        "UPDATE \(name) SET \((columns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
-            + " AND data = ? RETURNING 1 AS updated"
+        update(setting: columns) + " AND data = ? RETURNING 1 AS updated"
     }
 
     /// `UPDATE … SET <index columns>, data WHERE <key>`; binds: index values, body, key.
-    var updateByKey: String {
-        "UPDATE \(name) SET \((indexColumns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
-    }
+    var updateByKey: String { update(setting: indexColumns) }
 }
 
 extension SQLiteData {
