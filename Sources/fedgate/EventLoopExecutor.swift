@@ -30,6 +30,7 @@ enum EventLoopExecutor {
         }
     }
 
-    /// Whether the hook is the one `install()` set (for `fedgate version` and the tests).
+    /// Whether a global-enqueue hook is installed (for the start-up log line; nothing in
+    /// Fedgate but `install()` sets one).
     static var isInstalled: Bool { fedgate_enqueue_global_hook_is_set() == 1 }
 }
