@@ -36,9 +36,10 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLDAP", path: "Sources/CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSysRandom", path: "Sources/CSysRandom"),
 
-        // Shared seam types: identities, scopes, IDs, Dex wire encodings. Foundation only.
-        .target(name: "FedgateCore", swiftSettings: swiftSettings),
+        // Shared seam types: identities, scopes, IDs, Dex wire encodings. Foundation (and glibc's getrandom) only.
+        .target(name: "FedgateCore", dependencies: [.target(name: "CSysRandom", condition: .when(platforms: [.linux]))], swiftSettings: swiftSettings),
 
         .target(name: "ClaimMapping", dependencies: ["FedgateCore"], swiftSettings: swiftSettings),
 

@@ -149,14 +149,21 @@ public struct TokenClaims: JWTPayload, Equatable {
     /// SHA-384 for *384, SHA-512 for *512 and EdDSA). Unknown names fall back to SHA-256, the hash of
     /// every algorithm Fedgate signs with.
     public static func halfHash(_ value: String, algorithm: String) -> String {
-        let input = Data(value.utf8)
-        let digest: [UInt8]
-        switch algorithm {
-        case "RS384", "ES384", "PS384": digest = Array(SHA384.hash(data: input))
-        case "RS512", "ES512", "PS512", "EdDSA": digest = Array(SHA512.hash(data: input))
-        default: digest = Array(SHA256.hash(data: input))
+        var value = value
+        return value.withUTF8 { utf8 in
+            let input = UnsafeRawBufferPointer(utf8)
+            switch algorithm {
+            case "RS384", "ES384", "PS384": return leftHalf(SHA384.hash(data: input))
+            case "RS512", "ES512", "PS512", "EdDSA": return leftHalf(SHA512.hash(data: input))
+            default: return leftHalf(SHA256.hash(data: input))
+            }
         }
-        return Base64URL.encode(digest.prefix(digest.count / 2))
+    }
+
+    private static func leftHalf(_ digest: some Digest) -> String {
+        digest.withUnsafeBytes { bytes in
+            Base64URL.encode(UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self).prefix(bytes.count / 2)))
+        }
     }
 
     private static func wholeSeconds(_ date: Date) -> Date {

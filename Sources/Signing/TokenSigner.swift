@@ -67,20 +67,8 @@ public struct TokenSigner: Sendable {
         token.append(contentsOf: encodedPayload)
         let signature = try key.sign(token)
         token.append(UInt8(ascii: "."))
-        Self.appendBase64URL(signature, to: &token)
+        token.append(contentsOf: Base64URL.encode(signature).utf8)
         return String(decoding: token, as: UTF8.self)
-    }
-
-    /// base64url without padding (RFC 7515 §2), mapping Foundation's standard base64 bytes in one pass.
-    private static func appendBase64URL(_ bytes: [UInt8], to out: inout [UInt8]) {
-        for c in Data(bytes).base64EncodedData() {
-            switch c {
-            case UInt8(ascii: "+"): out.append(UInt8(ascii: "-"))
-            case UInt8(ascii: "/"): out.append(UInt8(ascii: "_"))
-            case UInt8(ascii: "="): continue
-            default: out.append(c)
-            }
-        }
     }
 }
 

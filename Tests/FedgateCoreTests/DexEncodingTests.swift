@@ -57,6 +57,20 @@ struct PrimitiveTests {
         #expect(seen.count == 200)
     }
 
+    @Test("randomBytes gives the length asked, in one draw or several, never the same twice")
+    func randomBytes() {
+        for count in [0, 1, 7, 8, 32, 256, 300, 1000] {
+            let first = IDs.randomBytes(count), second = IDs.randomBytes(count)
+            #expect(first.count == count && second.count == count)
+            if count >= 7 { #expect(first != second) }
+        }
+        // Every byte value shows up across many draws (the buffer is filled, not left zero).
+        var seen = Set<UInt8>()
+        for _ in 0..<64 { seen.formUnion(IDs.randomBytes(256)) }
+        #expect(seen.count == 256)
+        #expect(IDs.newSecret().count == 43)
+    }
+
     @Test("base32 matches RFC 4648 test vectors (lowercase, unpadded)")
     func base32Vectors() {
         #expect(IDs.base32(Array("foobar".utf8)) == "mzxw6ytboi")
@@ -95,6 +109,9 @@ struct PrimitiveTests {
             let standard = Data(bytes).base64EncodedString()
             let url = String(standard.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }.filter { $0 != "=" })
             #expect(Base64URL.encode(bytes) == url)
+            // Sequences without contiguous storage, and slices, encode the same.
+            #expect(Base64URL.encode(bytes.lazy.map { $0 }) == url)
+            #expect(Base64URL.encode(([0] + bytes).dropFirst()) == url)
             #expect(Base64URL.decode(url).map(Array.init) == bytes)
             if standard.hasSuffix("=") { #expect(Base64URL.decode(url + "=") == nil) }
         }

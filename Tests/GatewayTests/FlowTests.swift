@@ -237,6 +237,16 @@ struct FlowTests {
         #expect(p["redirect_uri"] == "http://x/")
         #expect(p["empty"] == nil)
         #expect(p.duplicates == ["state"])
+        // Empty pairs, a pair without `=`, a value holding `=`, an empty or undecodable key.
+        let q = FormParameters(encoded: "&&a=1&&flag&eq=x=y&=lost&%ZZ=bad&v=%ZZ&last=z&")
+        #expect(q["a"] == "1" && q["eq"] == "x=y" && q["last"] == "z")
+        #expect(q["flag"] == nil && q.keys.contains("flag"))
+        #expect(q["v"] == nil && q.keys.contains("v"))
+        #expect(Set(q.keys) == ["a", "flag", "eq", "v", "last"])
+        #expect(q.duplicates.isEmpty)
+        #expect(Set(FormParameters(encoded: "x=1&y=2"[...].dropFirst(0)).keys) == ["x", "y"])
+        #expect(FormParameters(encoded: "").keys.isEmpty)
+        #expect(FormParameters(encoded: "k=a&k=").duplicates == ["k"])
         #expect(FormParameters.append([("code", "a b"), ("state", "x&y")], to: "http://h/cb?k=v") == "http://h/cb?k=v&code=a%20b&state=x%26y")
     }
 }

@@ -11,11 +11,17 @@ public struct FormParameters: Sendable {
 
     public init() {}
 
+    /// Pairs are split at `&` (empty ones skipped), each at its first `=`; one pass over the bytes.
     public init(encoded: Substring) {
-        for pair in encoded.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = Self.decode(parts[0]), !key.isEmpty else { continue }
-            let value = parts.count > 1 ? (Self.decode(parts[1]) ?? "") : ""
+        let utf8 = encoded.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            defer { start = end < utf8.endIndex ? utf8.index(after: end) : end }
+            guard start < end else { continue }
+            let equals = utf8[start..<end].firstIndex(of: UInt8(ascii: "="))
+            guard let key = Self.decode(Substring(utf8[start..<(equals ?? end)])), !key.isEmpty else { continue }
+            let value = equals.map { Self.decode(Substring(utf8[utf8.index(after: $0)..<end])) ?? "" } ?? ""
             if values[key] != nil { duplicates.append(key) }
             values[key] = value
         }
