@@ -15,6 +15,16 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
     /// `get` remembers the row for the `update` that usually follows (see `RecentReads`).
     let remembersReads: Bool
 
+    /// `WHERE` clause of one row by key: `id = ?` (and `… AND …` for compound keys).
+    let keyPredicate: String
+    /// `SELECT data` of one row; binds: the key.
+    let selectByKey: String
+    /// `UPDATE … SET <index columns>, data WHERE <key>`; binds: index values, body, key.
+    let updateByKey: String
+    /// The compare-and-swap writes, one per subset of `indexColumns` (bit i: column i), built
+    /// once: statements on the token path are not assembled from strings per call.
+    private let compareAndSwapStatements: [String]
+
     init(
         _ name: String, keyColumns: [String], key: @escaping @Sendable (Object) -> [SQLiteData],
         indexColumns: [String] = [], indexValues: @escaping @Sendable (Object) -> [SQLiteData] = { _ in [] },
@@ -24,6 +34,16 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
         self.indexColumns = indexColumns; self.indexValues = indexValues
         self.orderBy = orderBy ?? keyColumns.joined(separator: ", ")
         self.remembersReads = remembersReads
+        let keyPredicate = keyColumns.map { "\($0) = ?" }.joined(separator: " AND ")
+        self.keyPredicate = keyPredicate
+        self.selectByKey = "SELECT data FROM \(name) WHERE \(keyPredicate)"
+        func update(_ columns: [String]) -> String {
+            "UPDATE \(name) SET \((columns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
+        }
+        self.updateByKey = update(indexColumns)
+        self.compareAndSwapStatements = (0..<(1 << indexColumns.count)).map { mask in
+            update(indexColumns.indices.filter { mask & (1 << $0) != 0 }.map { indexColumns[$0] }) + " AND data = ? RETURNING 1 AS updated"
+        }
     }
 
     /// This row's name in `RecentReads`.
@@ -31,29 +51,17 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
         RecentReads.slot(name, key.map { if case .text(let text) = $0 { text } else { $0.description } })
     }
 
-    var keyPredicate: String { keyColumns.map { "\($0) = ?" }.joined(separator: " AND ") }
-
-    /// `SELECT data` of one row; binds: the key.
-    var selectByKey: String { "SELECT data FROM \(name) WHERE \(keyPredicate)" }
-
     /// `SELECT data` of every row matching `predicate` (all rows when nil), in key order.
     func selectAll(where predicate: String?) -> String {
         "SELECT data FROM \(name)\(predicate.map { " WHERE \($0)" } ?? "") ORDER BY \(orderBy)"
     }
 
-    /// `UPDATE … SET <columns>, data WHERE <key>`; binds: the columns' values, body, key.
-    func update(setting columns: [String]) -> String {
-        "UPDATE \(name) SET \((columns + ["data"]).map { "\($0) = ?" }.joined(separator: ", ")) WHERE \(keyPredicate)"
+    /// The compare-and-swap write: `UPDATE … SET <the index columns in mask>, data WHERE <key>
+    /// AND data = ? RETURNING 1 AS updated`, which matches only the body as read; binds: those
+    /// columns' values (in `indexColumns` order), body, key, the body as read.
+    func compareAndSwap(changedColumns mask: Int) -> String {
+        compareAndSwapStatements[mask]
     }
-
-    /// The compare-and-swap write: `update(setting:)` that matches only the body as read;
-    /// binds: the columns' values, body, key, the body as read.
-    func compareAndSwap(_ columns: [String]) -> String {
-        update(setting: columns) + " AND data = ? RETURNING 1 AS updated"
-    }
-
-    /// `UPDATE … SET <index columns>, data WHERE <key>`; binds: index values, body, key.
-    var updateByKey: String { update(setting: indexColumns) }
 }
 
 extension SQLiteData {
@@ -152,12 +160,16 @@ extension SQLiteStorage {
             // index entry even when the value is the same (a refresh grant changes `last_used_us`,
             // never `created_at_us`).
             let before = table.indexValues(read), after = table.indexValues(object)
-            var columns: [String] = [], binds: [SQLiteData] = []
-            for (i, column) in table.indexColumns.enumerated() where before[i] != after[i] {
-                columns.append(column)
+            var mask = 0, binds: [SQLiteData] = []
+            binds.reserveCapacity(after.count + key.count + 2)
+            for i in table.indexColumns.indices where before[i] != after[i] {
+                mask |= 1 << i
                 binds.append(after[i])
             }
-            return (table.compareAndSwap(columns), binds + [.text(try StorageCodec.encode(object))] + key + [.text(text)])
+            binds.append(.text(try StorageCodec.encode(object)))
+            binds.append(contentsOf: key)
+            binds.append(.text(text))
+            return (table.compareAndSwap(changedColumns: mask), binds)
         }
 
         // Fast path: the read takes no lock and the write is one statement under it, so the lock
