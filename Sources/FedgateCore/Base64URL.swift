@@ -5,7 +5,7 @@ public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// Encodes in one pass over the bytes (an at_hash, a subject and a refresh token on every
-    /// grant; `Base64URLTests` compares it with Foundation's encoder for every length).
+    /// grant; `PrimitiveTests` compares it with Foundation's encoder for every length).
     public static func encode<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
         if let encoded = bytes.withContiguousStorageIfAvailable({ encode(buffer: $0) }) { return encoded }
         return Array(bytes).withUnsafeBufferPointer { encode(buffer: $0) }

@@ -89,7 +89,6 @@ private struct Members {
         guard seen & (1 << bit) == 0 else { throw JSONReaderError.unexpectedMember(key) }
         seen |= 1 << bit
     }
-    func has(_ bit: Int) -> Bool { seen & (1 << bit) != 0 }
     /// Whether every member whose bit is in `required` was read.
     func hasAll(_ required: UInt32) -> Bool { seen & required == required }
 }
