@@ -31,24 +31,16 @@ public enum IDs {
             #if canImport(CSysRandom)
             while filled < count {
                 let got = getrandom(buffer.baseAddress! + filled, count - filled, 0)
-                if got > 0 {
-                    filled += got
-                } else if got < 0, errno != EINTR {
-                    // No getrandom (a very old kernel): the standard library's generator.
-                    var rng = SystemRandomNumberGenerator()
-                    while filled < count {
-                        buffer[filled] = UInt8(truncatingIfNeeded: rng.next())
-                        filled += 1
-                    }
-                }
+                if got > 0 { filled += got } else if got < 0, errno != EINTR { break }
             }
-            #else
+            #endif
+            // Without getrandom (another platform, or a kernel before 3.17): the standard
+            // library's generator fills the rest.
             var rng = SystemRandomNumberGenerator()
             while filled < count {
                 buffer[filled] = UInt8(truncatingIfNeeded: rng.next())
                 filled += 1
             }
-            #endif
             initialized = count
         }
     }
