@@ -31,10 +31,10 @@ public struct FedgateLogHandler: LogHandler {
 
     private static let lock = NSLock()
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        let level = event.level, message = event.message
         var all = self.metadata
-        if let explicit { all.merge(explicit) { _, new in new } }
+        if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
         let time = Self.timestamp()
         let text: String
         switch format {
