@@ -68,7 +68,8 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let server = GatewayServer(gateway: gateway, httpAddress: config.web.http, httpsAddress: config.web.https,
-                                   tlsCert: config.web.tlsCert, tlsKey: config.web.tlsKey)
+                                   tlsCert: config.web.tlsCert, tlsKey: config.web.tlsKey,
+                                   telemetryAddress: config.telemetry.http, version: FedgateVersion.string)
         do {
             try await server.run()
         } catch {

@@ -39,8 +39,10 @@ public final class Gateway: Sendable {
     }
 
     /// Builds the router: every route is mounted under the issuer's path.
-    public func router() -> Router<GatewayRequestContext> {
+    /// - Parameter metrics: with the telemetry listener configured, every routed request is counted.
+    public func router(metrics: GatewayMetrics? = nil) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
+        if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics, issuerPath: settings.issuerPath)) }
         router.add(middleware: RequestLogMiddleware(logger: logger, extraHeaders: settings.extraHeaders))
         router.add(middleware: StorageOutageMiddleware(logger: logger))
         let cors = CORSPolicy(allowedOrigins: settings.allowedOrigins, allowedHeaders: settings.allowedHeaders)

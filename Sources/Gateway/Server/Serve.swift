@@ -15,13 +15,20 @@ public struct GatewayServer: Sendable {
     public let httpsAddress: String?
     public let tlsCert: String?
     public let tlsKey: String?
+    /// `telemetry.http`: health probes and `/metrics` on their own listener (see `GatewayMetrics`).
+    public let telemetryAddress: String?
+    /// Reported by `fedgate_build_info`.
+    public let version: String
 
-    public init(gateway: Gateway, httpAddress: String?, httpsAddress: String?, tlsCert: String?, tlsKey: String?) {
+    public init(gateway: Gateway, httpAddress: String?, httpsAddress: String?, tlsCert: String?, tlsKey: String?,
+                telemetryAddress: String? = nil, version: String = "") {
         self.gateway = gateway
         self.httpAddress = httpAddress
         self.httpsAddress = httpsAddress
         self.tlsCert = tlsCert
         self.tlsKey = tlsKey
+        self.telemetryAddress = telemetryAddress
+        self.version = version
     }
 
     /// Splits "host:port" (":5556" binds every interface, as Go does).
@@ -37,13 +44,15 @@ public struct GatewayServer: Sendable {
     public func run(onRunning: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
         var services: [any Service] = []
         let logger = gateway.logger
-        let prepared = gateway.preparedEndpoints(serverName: "fedgate")
+        let metrics = telemetryAddress.map { _ in GatewayMetrics(version: version) }
+        // With metrics on, discovery and `/keys` take the router too, so every request is counted.
+        let prepared = metrics == nil ? gateway.preparedEndpoints(serverName: "fedgate") : nil
         let handlers: @Sendable () -> [any RemovableChannelHandler] = {
             prepared.map { [PreparedResponseHandler(endpoints: $0)] } ?? []
         }
         if let httpAddress {
             let app = Application(
-                router: gateway.router(),
+                router: gateway.router(metrics: metrics),
                 server: .http1(configuration: .init(additionalChannelHandlers: handlers())),
                 configuration: .init(address: try Self.bindAddress(httpAddress), serverName: "fedgate"),
                 onServerRunning: { channel in
@@ -60,7 +69,7 @@ public struct GatewayServer: Sendable {
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key))
             tls.minimumTLSVersion = .tlsv12
             let app = Application(
-                router: gateway.router(),
+                router: gateway.router(metrics: metrics),
                 server: try .tls(.http1(configuration: .init(additionalChannelHandlers: handlers())), tlsConfiguration: tls),
                 configuration: .init(address: try Self.bindAddress(httpsAddress), serverName: "fedgate"),
                 onServerRunning: { channel in
@@ -70,6 +79,17 @@ public struct GatewayServer: Sendable {
                 logger: logger
             )
             services.append(app)
+        }
+        if let telemetryAddress, let metrics {
+            services.append(Application(
+                router: gateway.telemetryRouter(metrics: metrics),
+                configuration: .init(address: try Self.bindAddress(telemetryAddress), serverName: "fedgate"),
+                onServerRunning: { channel in
+                    logger.info("listening", metadata: ["scheme": "telemetry", "address": "\(channel.localAddress?.description ?? telemetryAddress)"])
+                    await onRunning("telemetry", channel.localAddress?.port ?? 0)
+                },
+                logger: logger
+            ))
         }
         services.append(BackgroundTask(name: "key-rotation") { await gateway.keys.run() })
         services.append(BackgroundTask(name: "garbage-collection") { await gateway.collectGarbageForever() })
