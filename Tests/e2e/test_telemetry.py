@@ -53,23 +53,28 @@ def test_telemetry_port_serves_probes_and_counts_requests(fedgate):
     assert resp.headers["Content-Type"].startswith("text/plain")
     text = resp.text
     # Dex's metric names and labels; handlers are paths below the issuer's path.
-    assert metric(text, "http_requests_total", code="200", method="POST", handler="/token") == 1
-    assert metric(text, "http_requests_total", code="400", method="POST", handler="/token") == 1
-    assert metric(text, "http_requests_total", code="200", method="GET",
+    assert metric(text, "http_requests_total", code="200", method="post", handler="/token") == 1
+    assert metric(text, "http_requests_total", code="400", method="post", handler="/token") == 1
+    assert metric(text, "http_requests_total", code="200", method="get",
                   handler="/.well-known/openid-configuration") == 2
-    assert metric(text, "request_duration_seconds_count", code="200", method="POST", handler="/token") == 1
-    assert metric(text, "request_duration_seconds_bucket", code="200", method="POST", handler="/token", le="10.0") == 1
-    assert metric(text, "response_size_bytes_count", code="200", method="GET",
+    assert metric(text, "request_duration_seconds_count", code="200", method="post", handler="/token") == 1
+    assert metric(text, "request_duration_seconds_bucket", code="200", method="post", handler="/token", le="10.0") == 1
+    assert metric(text, "response_size_bytes_count", code="200", method="get",
                   handler="/.well-known/openid-configuration") == 2
     assert metric(text, "fedgate_build_info") == 1
     assert re.search(r'^fedgate_build_info\{version="[^"]+",platform="linux/\w+"\} 1', text, re.M), text
     # A path no route matches is counted under one catch-all label, not its own path (the main
     # port's /metrics above was the first).
-    assert metric(text, "http_requests_total", code="404", method="GET", handler="NotFound") == 1
+    assert metric(text, "http_requests_total", code="404", method="get", handler="NotFound") == 1
     assert s.get(srv.url("/no-such-page"), timeout=10).status_code == 404
     text = s.get(base + "/metrics", timeout=10).text
-    assert metric(text, "http_requests_total", code="404", method="GET", handler="NotFound") == 2
-    assert metric(text, "http_requests_total", method="GET", handler="/no-such-page") is None
+    assert metric(text, "http_requests_total", code="404", method="get", handler="NotFound") == 2
+    assert metric(text, "http_requests_total", method="get", handler="/no-such-page") is None
+    # A method outside HTTP's standard ones (a WebDAV one the parser accepts) is labelled "other".
+    assert s.request("PROPFIND", srv.url("/token"), timeout=10).status_code in (404, 405)
+    text = s.get(base + "/metrics", timeout=10).text
+    assert "propfind" not in text.lower()
+    assert metric(text, "http_requests_total", method="other") is not None
     assert "# HELP http_requests_total" in text and "# TYPE http_requests_total counter" in text
     # Nothing secret is labelled: no token, code or password appears in the exposition.
     assert ok.json()["id_token"] not in text and ADMIN_PASSWORD not in text

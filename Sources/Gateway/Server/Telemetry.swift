@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
+import Synchronization
 
 /// Dex's telemetry listener (`telemetry.http`): health probes and Prometheus metrics on a port of
 /// their own, so a Dex deployment's probes and scrape config keep working unchanged (the Dex
@@ -54,14 +55,38 @@ public final class GatewayMetrics: Sendable {
         #endif
     }
 
+    /// One label set's three series, looked up once: the registry validates names and labels and
+    /// takes its lock on every `make…` call.
+    private struct Series: Sendable {
+        let requests: Counter
+        let duration: ValueHistogram
+        let size: ValueHistogram
+    }
+
+    private struct SeriesKey: Hashable, Sendable {
+        let handler: String
+        let method: String
+        let code: Int
+    }
+
+    private let series = Mutex<[SeriesKey: Series]>([:])
+
     /// Counts one answered request.
     func record(handler: String, method: String, code: Int, seconds: Double, bytes: Int?) {
-        let labels = [("code", String(code)), ("method", method), ("handler", handler)]
-        registry.makeCounter(descriptor: Self.requests, labels: labels).increment()
-        registry.makeValueHistogram(descriptor: Self.duration, labels: labels, buckets: Self.durationBuckets).record(seconds)
-        if let bytes {
-            registry.makeValueHistogram(descriptor: Self.size, labels: labels, buckets: Self.sizeBuckets).record(Double(bytes))
+        let key = SeriesKey(handler: handler, method: method, code: code)
+        let found = series.withLock { series in
+            if let found = series[key] { return found }
+            let labels = [("code", String(code)), ("method", method), ("handler", handler)]
+            let made = Series(
+                requests: registry.makeCounter(descriptor: Self.requests, labels: labels),
+                duration: registry.makeValueHistogram(descriptor: Self.duration, labels: labels, buckets: Self.durationBuckets),
+                size: registry.makeValueHistogram(descriptor: Self.size, labels: labels, buckets: Self.sizeBuckets))
+            series[key] = made
+            return made
         }
+        found.requests.increment()
+        found.duration.record(seconds)
+        if let bytes { found.size.record(Double(bytes)) }
     }
 
     /// The exposition text (Prometheus text format 0.0.4).
@@ -90,6 +115,15 @@ struct MetricsMiddleware: RouterMiddleware {
         return response
     }
 
+    /// The method as Prometheus' Go client labels it (lower case); any method outside HTTP's
+    /// standard ones is `other`, so a client cannot grow the number of series.
+    static func methodLabel(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .post, .head, .put, .delete, .options, .patch, .connect, .trace: method.rawValue.lowercased()
+        default: "other"
+        }
+    }
+
     private func record(_ request: Request, _ context: Context, status: HTTPResponse.Status, start: ContinuousClock.Instant, bytes: Int?) {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -98,7 +132,7 @@ struct MetricsMiddleware: RouterMiddleware {
             handler = String(handler.dropFirst(issuerPath.count))
             if handler.isEmpty { handler = "/" }
         }
-        metrics.record(handler: handler, method: request.method.rawValue,
+        metrics.record(handler: handler, method: Self.methodLabel(request.method),
                        code: status.code, seconds: seconds, bytes: bytes)
     }
 }
