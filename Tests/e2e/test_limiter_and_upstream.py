@@ -40,6 +40,47 @@ def test_password_grant_is_throttled_after_max_failures_and_recovers(fedgate):
     verify_id_token(server, ok.json()["id_token"])
 
 
+def test_behind_a_trusted_proxy_the_per_address_budget_is_the_clients(fedgate):
+    """web.clientRemoteIP: with the server behind a proxy (here every test request comes from
+    127.0.0.1, the trusted proxy), each client's address from X-Forwarded-For gets its own
+    per-address budget; what a client writes into the header itself is not believed."""
+    server = fedgate({
+        "web": {"clientRemoteIP": {"header": "X-Forwarded-For", "trustedProxies": ["127.0.0.1/32"]}},
+        "oauth2": {"passwordConnector": "local",
+                   "passwordPolicy": {"maxFailures": 100, "maxFailuresPerIP": 3, "lockout": "30s", "window": "1m"}},
+    })
+    s = new_session()
+
+    def grant_from(address: str, password: str):
+        return s.post(server.url("/token"), auth=(CLIENT_ID, CLIENT_SECRET), timeout=15,
+                      headers={"X-Forwarded-For": address},
+                      data={"grant_type": "password", "username": ADMIN_EMAIL, "password": password, "scope": "openid"})
+
+    for _ in range(3):
+        assert grant_from("203.0.113.7", "wrong").status_code == 400
+    assert grant_from("203.0.113.7", "wrong").status_code == 429
+    # Another client behind the same proxy is not locked out by the first one's failures.
+    assert grant_from("198.51.100.9", ADMIN_PASSWORD).status_code == 200
+    # The attacker cannot step around the lock by prepending an address of its own: the proxy
+    # appended the real one, and that is the one read (rightmost untrusted).
+    assert grant_from("198.51.100.9, 203.0.113.7", ADMIN_PASSWORD).status_code == 429
+
+
+def test_without_client_remote_ip_every_client_behind_the_proxy_shares_one_budget(fedgate):
+    server = fedgate({"oauth2": {"passwordConnector": "local",
+                                 "passwordPolicy": {"maxFailures": 100, "maxFailuresPerIP": 3, "lockout": "30s",
+                                                    "window": "1m"}}})
+    s = new_session()
+    for _ in range(3):
+        s.post(server.url("/token"), auth=(CLIENT_ID, CLIENT_SECRET), timeout=15, headers={"X-Forwarded-For": "203.0.113.7"},
+               data={"grant_type": "password", "username": ADMIN_EMAIL, "password": "wrong", "scope": "openid"})
+    # The header is not believed by default: the peer (127.0.0.1) is the locked-out address.
+    other = s.post(server.url("/token"), auth=(CLIENT_ID, CLIENT_SECRET), timeout=15,
+                   headers={"X-Forwarded-For": "198.51.100.9"},
+                   data={"grant_type": "password", "username": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "scope": "openid"})
+    assert other.status_code == 429
+
+
 def test_password_form_shows_a_plain_message_with_429(fedgate):
     server = fedgate(POLICY)
     browser = Browser()

@@ -18,14 +18,14 @@ indirect enum KeySchema: Sendable {
 
     /// Dex's `cmd/dex/config.go` `Config`, plus Fedgate's `expiry.authCodes` and
     /// `connectors[].claimMapping`. Keys Dex has but Fedgate does not act on (grpc, sessions, mfa,
-    /// web.clientRemoteIP, ...) are listed so Dex configs pass the strict check unchanged.
+    /// telemetry.enableProfiling, ...) are listed so Dex configs pass the strict check unchanged.
     static let fedgate: KeySchema = .object([
         "issuer": .any,
         "storage": .object(["type": .any, "config": .any]),
         "web": .object([
             "http": .any, "https": .any, "tlsCert": .any, "tlsKey": .any,
             "tlsMinVersion": .any, "tlsMaxVersion": .any, "headers": .any,
-            "allowedOrigins": .any, "allowedHeaders": .any, "clientRemoteIP": .any,
+            "allowedOrigins": .any, "allowedHeaders": .any, "clientRemoteIP": .keys("header", "trustedProxies"),
         ]),
         "grpc": .any,
         "telemetry": .keys("http", "enableProfiling"),

@@ -20,13 +20,16 @@ public struct WebSettings: Sendable, Equatable {
     public var allowedOrigins: [String]
     /// CORS: request headers allowed in addition to Dex's default `Authorization`.
     public var allowedHeaders: [String]
+    /// The client's address behind proxies (`clientRemoteIP: {header, trustedProxies}`).
+    public var clientRemoteIP: ClientRemoteIPSettings?
 
     public init(http: String? = nil, https: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil,
                 tlsMinVersion: String? = nil, tlsMaxVersion: String? = nil, headers: [String: String] = [:],
-                allowedOrigins: [String] = [], allowedHeaders: [String] = []) {
+                allowedOrigins: [String] = [], allowedHeaders: [String] = [], clientRemoteIP: ClientRemoteIPSettings? = nil) {
         self.http = http; self.https = https; self.tlsCert = tlsCert; self.tlsKey = tlsKey
         self.tlsMinVersion = tlsMinVersion; self.tlsMaxVersion = tlsMaxVersion; self.headers = headers
         self.allowedOrigins = allowedOrigins; self.allowedHeaders = allowedHeaders
+        self.clientRemoteIP = clientRemoteIP
     }
 
     /// `http` parsed into host and port.
@@ -84,17 +87,38 @@ extension WebSettings {
         var headers: [String: String]?
         var allowedOrigins: [String]?
         var allowedHeaders: [String]?
+        var clientRemoteIP: RawClientRemoteIP?
+    }
+
+    private struct RawClientRemoteIP: Decodable {
+        var header: String?
+        var trustedProxies: [String]?
     }
 
     /// Dex's checks (`Config.Validate`): a listener is required, HTTPS needs a cert and key, and TLS
     /// versions must be 1.2/1.3 with min <= max. Cert/key files must exist now rather than at bind.
     static func resolve(_ node: Node?, parser: inout ConfigParser) -> WebSettings? {
         guard let raw = parser.decodeSection(Raw.self, from: node, at: "web", empty: Raw()) else { return nil }
+        let before = parser.problems.count
+        var clientRemoteIP: ClientRemoteIPSettings?
+        if let header = nonEmpty(raw.clientRemoteIP?.header) {
+            var proxies: [IPPrefix] = []
+            for (i, text) in (raw.clientRemoteIP?.trustedProxies ?? []).enumerated() {
+                if let prefix = IPPrefix(text) { proxies.append(prefix) } else {
+                    parser.report("web.clientRemoteIP.trustedProxies[\(i)]", "invalid IP address or CIDR prefix \"\(text)\" (e.g. 10.0.0.0/8)")
+                }
+            }
+            if HTTPFieldNameCheck.isValid(header) {
+                clientRemoteIP = ClientRemoteIPSettings(header: header, trustedProxies: proxies)
+            } else {
+                parser.report("web.clientRemoteIP.header", "invalid header name \"\(header)\"")
+            }
+        }
         let web = WebSettings(
             http: nonEmpty(raw.http), https: nonEmpty(raw.https), tlsCert: nonEmpty(raw.tlsCert), tlsKey: nonEmpty(raw.tlsKey),
             tlsMinVersion: nonEmpty(raw.tlsMinVersion), tlsMaxVersion: nonEmpty(raw.tlsMaxVersion),
-            headers: raw.headers ?? [:], allowedOrigins: raw.allowedOrigins ?? [], allowedHeaders: raw.allowedHeaders ?? [])
-        let before = parser.problems.count
+            headers: raw.headers ?? [:], allowedOrigins: raw.allowedOrigins ?? [], allowedHeaders: raw.allowedHeaders ?? [],
+            clientRemoteIP: clientRemoteIP)
 
         if web.http == nil && web.https == nil {
             parser.report("web", "one of web.http or web.https is required")
@@ -137,6 +161,15 @@ extension TelemetrySettings {
             return nil
         }
         return TelemetrySettings(http: http)
+    }
+}
+
+/// RFC 9110 §5.1 field names: one or more `tchar`s.
+enum HTTPFieldNameCheck {
+    static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(c)
+        }
     }
 }
 

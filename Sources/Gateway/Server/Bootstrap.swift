@@ -75,8 +75,12 @@ extension Gateway {
             allowedHeaders: config.web.allowedHeaders,
             extraHeaders: config.web.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             signingAlgorithm: algorithm.name,
-            passwordPolicy: config.oauth2.passwordPolicy
+            passwordPolicy: config.oauth2.passwordPolicy,
+            clientRemoteIP: config.web.clientRemoteIP
         )
+        if let remote = config.web.clientRemoteIP, remote.trustedProxies.isEmpty {
+            logger.warning("web.clientRemoteIP.trustedProxies is empty: no proxy is trusted, so the \(remote.header) header is ignored")
+        }
         let pages = try Pages(options: PageOptions(
             frontendDir: config.frontend.dir, theme: config.frontend.theme,
             issuerDisplayName: config.frontend.issuer, logoURL: config.frontend.logoURL,

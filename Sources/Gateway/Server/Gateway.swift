@@ -43,7 +43,8 @@ public final class Gateway: Sendable {
     public func router(metrics: GatewayMetrics? = nil) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         if let metrics { router.add(middleware: MetricsMiddleware(metrics: metrics, issuerPath: settings.issuerPath)) }
-        router.add(middleware: RequestLogMiddleware(logger: logger, extraHeaders: settings.extraHeaders))
+        router.add(middleware: RequestLogMiddleware(logger: logger, extraHeaders: settings.extraHeaders,
+                                                    clientRemoteIP: settings.clientRemoteIP))
         router.add(middleware: StorageOutageMiddleware(logger: logger))
         let cors = CORSPolicy(allowedOrigins: settings.allowedOrigins, allowedHeaders: settings.allowedHeaders)
         let base = router.group(RouterPath(settings.issuerPath.isEmpty ? "" : String(settings.issuerPath.dropFirst())))

@@ -6,7 +6,9 @@ import NIOCore
 /// a request id (taken from `X-Request-ID` when a proxy set one, else generated).
 public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let remoteAddress: String
+    /// The peer's address, or the client's behind trusted proxies (`web.clientRemoteIP`, set by
+    /// `RequestLogMiddleware`).
+    public var remoteAddress: String
     public var requestID: String = ""
 
     public init(source: ApplicationRequestContextSource) {

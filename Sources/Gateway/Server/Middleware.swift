@@ -15,13 +15,16 @@ struct RequestLogMiddleware: RouterMiddleware {
     /// `web.headers`, names parsed once (a name that is not a valid field name is skipped).
     let extraHeaders: [(HTTPField.Name, String)]
     private let logsRequests: Bool
+    /// `web.clientRemoteIP`, with its header name parsed once.
+    private let clientRemoteIP: (settings: ClientRemoteIPSettings, header: HTTPField.Name)?
 
     static let requestIDField = HTTPField.Name("X-Request-ID")!
 
-    init(logger: Logger, extraHeaders: [(String, String)]) {
+    init(logger: Logger, extraHeaders: [(String, String)], clientRemoteIP: ClientRemoteIPSettings? = nil) {
         self.logger = logger
         self.extraHeaders = Self.fields(extraHeaders)
         self.logsRequests = logger.logLevel <= .debug
+        self.clientRemoteIP = clientRemoteIP.flatMap { settings in HTTPField.Name(settings.header).map { (settings, $0) } }
     }
 
     /// `web.headers` as field names (a name that is not a valid field name is skipped).
@@ -39,6 +42,9 @@ struct RequestLogMiddleware: RouterMiddleware {
         let requestID = Self.requestID(request.headers[Self.requestIDField])
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
+        if let (settings, header) = clientRemoteIP {
+            context.remoteAddress = settings.clientAddress(peer: context.remoteAddress, header: request.headers[values: header])
+        }
         let start = logsRequests ? ContinuousClock.now : nil
         var response: Response
         do {

@@ -20,6 +20,8 @@ struct Settings: Sendable {
     var extraHeaders: [(String, String)]
     var signingAlgorithm: String
     var passwordPolicy: PasswordPolicySettings
+    /// `web.clientRemoteIP`: the client's address behind trusted proxies (nil: the peer's).
+    var clientRemoteIP: ClientRemoteIPSettings? = nil
 
     struct RefreshSettings: Sendable {
         var disableRotation: Bool
