@@ -32,6 +32,8 @@ struct ClientRemoteIPTests {
         #expect(behindProxy.clientAddress(peer: "10.0.0.5", header: ["203.0.113.7, 10.1.1.1"]) == "203.0.113.7")
         // What the client wrote itself (left) is never believed over what the proxy appended.
         #expect(behindProxy.clientAddress(peer: "10.0.0.5", header: ["198.51.100.9, 203.0.113.7"]) == "203.0.113.7")
+        // Spaces and tabs around entries are not part of them.
+        #expect(behindProxy.clientAddress(peer: "10.0.0.5", header: ["  203.0.113.7 ,\t10.1.1.1\t"]) == "203.0.113.7")
         // Several header lines are one list.
         #expect(behindProxy.clientAddress(peer: "10.0.0.5", header: ["198.51.100.9", "203.0.113.7, 10.9.9.9"]) == "203.0.113.7")
         // IPv6 clients and proxies.

@@ -31,7 +31,9 @@ public struct ClientRemoteIPSettings: Sendable, Equatable {
     /// header lines are joined with commas, as HTTP allows).
     public func clientAddress(peer: String, header values: [String]) -> String {
         guard let peerBytes = IPPrefix.address(peer), isTrusted(peerBytes) else { return peer }
-        let entries = values.joined(separator: ",").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let entries = values.joined(separator: ",").split(separator: ",").map { entry in
+            String(entry.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        }
         var client = peer
         for entry in entries.reversed() {
             guard let bytes = IPPrefix.address(entry) else { return peer }
