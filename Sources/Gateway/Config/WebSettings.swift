@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Yams
 
 /// The browser/API listener (`web:` in Dex's config).
@@ -108,7 +109,7 @@ extension WebSettings {
                     parser.report("web.clientRemoteIP.trustedProxies[\(i)]", "invalid IP address or CIDR prefix \"\(text)\" (e.g. 10.0.0.0/8)")
                 }
             }
-            if HTTPFieldNameCheck.isValid(header) {
+            if HTTPField.Name(header) != nil {
                 clientRemoteIP = ClientRemoteIPSettings(header: header, trustedProxies: proxies)
             } else {
                 parser.report("web.clientRemoteIP.header", "invalid header name \"\(header)\"")
@@ -161,15 +162,6 @@ extension TelemetrySettings {
             return nil
         }
         return TelemetrySettings(http: http)
-    }
-}
-
-/// RFC 9110 §5.1 field names: one or more `tchar`s.
-enum HTTPFieldNameCheck {
-    static func isValid(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(c)
-        }
     }
 }
 
