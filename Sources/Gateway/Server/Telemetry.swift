@@ -23,7 +23,7 @@ public final class GatewayMetrics: Sendable {
     static let durationBuckets: [Double] = [0.25, 0.5, 1, 2.5, 5, 10]
     static let sizeBuckets: [Double] = [200, 500, 900, 1500]
 
-    // (Descriptors are not `Sendable`, so they are made per use: three small structs.)
+    // (Descriptors are not `Sendable`, so they are made where used: once per new label set.)
     static var requests: MetricNameDescriptor {
         MetricNameDescriptor(metricName: "http_requests", unitName: "total", helpText: "Count of all HTTP requests.")
     }
