@@ -81,6 +81,17 @@ private func storedDate(_ reader: inout JSONReader) throws -> Date {
     StorageCodec.date(microseconds: Int64((try reader.double() * 1_000_000).rounded()))
 }
 
+/// Reads `text` as one object, `member` reading each member's value; false when the text is not
+/// an object of the shape `member` accepts.
+private func readStoredObject(_ text: String, _ member: (String, inout JSONReader) throws -> Void) -> Bool {
+    do {
+        try JSONReader.read(text) { reader in try reader.object(member) }
+        return true
+    } catch {
+        return false
+    }
+}
+
 /// The members of a body, each allowed once; the reader then checks none was missing.
 private struct Members {
     private var seen: UInt32 = 0
@@ -122,26 +133,20 @@ extension Password {
         var email = "", hash = "", username = "", name = "", preferredUsername = "", emailVerified = false
         var userID = "", groups: [String] = []
         var members = Members()
-        do {
-            try JSONReader.read(text) { reader in
-                try reader.object { key, reader in
-                    switch key {
-                    case "email": try members.mark(0, key); email = try reader.string()
-                    case "hash": try members.mark(1, key); hash = try reader.string()
-                    case "username": try members.mark(2, key); username = try reader.string()
-                    case "name": try members.mark(3, key); name = try reader.string()
-                    case "preferredUsername": try members.mark(4, key); preferredUsername = try reader.string()
-                    case "emailVerified": try members.mark(5, key); emailVerified = try reader.bool()
-                    case "userID": try members.mark(6, key); userID = try reader.string()
-                    case "groups": try members.mark(7, key); groups = try reader.strings()
-                    default: throw JSONReaderError.unexpectedMember(key)
-                    }
-                }
+        let read = readStoredObject(text) { key, reader in
+            switch key {
+            case "email": try members.mark(0, key); email = try reader.string()
+            case "hash": try members.mark(1, key); hash = try reader.string()
+            case "username": try members.mark(2, key); username = try reader.string()
+            case "name": try members.mark(3, key); name = try reader.string()
+            case "preferredUsername": try members.mark(4, key); preferredUsername = try reader.string()
+            case "emailVerified": try members.mark(5, key); emailVerified = try reader.bool()
+            case "userID": try members.mark(6, key); userID = try reader.string()
+            case "groups": try members.mark(7, key); groups = try reader.strings()
+            default: throw JSONReaderError.unexpectedMember(key)
             }
-        } catch {
-            return nil
         }
-        guard members.hasAll(0b1111_1111) else { return nil }
+        guard read, members.hasAll(0b1111_1111) else { return nil }
         self.init(email: email, hash: hash, username: username, name: name, preferredUsername: preferredUsername,
                   emailVerified: emailVerified, userID: userID, groups: groups)
     }
@@ -156,41 +161,35 @@ extension RefreshToken {
         var connectorData: Data?, authTime: Date?, scopes: [String] = []
         var claims = Claims(userID: "", username: "")
         var members = Members()
-        do {
-            try JSONReader.read(text) { reader in
-                try reader.object { key, reader in
-                    switch key {
-                    case "id": try members.mark(0, key); id = try reader.string()
-                    case "token": try members.mark(1, key); token = try reader.string()
-                    case "obsoleteToken": try members.mark(2, key); obsoleteToken = try reader.string()
-                    case "createdAt": try members.mark(3, key); createdAt = try storedDate(&reader)
-                    case "lastUsed": try members.mark(4, key); lastUsed = try storedDate(&reader)
-                    case "clientID": try members.mark(5, key); clientID = try reader.string()
-                    case "connectorID": try members.mark(6, key); connectorID = try reader.string()
-                    case "claims": try members.mark(7, key); claims = try Claims(storageJSON: &reader)
-                    case "scopes": try members.mark(8, key); scopes = try reader.strings()
-                    case "nonce": try members.mark(9, key); nonce = try reader.string()
-                    case "authCodeID": try members.mark(10, key); authCodeID = try reader.string()
-                    case "connectorData":
-                        try members.mark(11, key)
-                        if !reader.null() {
-                            // The decoder's default `.base64` strategy: standard alphabet, padded.
-                            guard let data = Data(base64Encoded: try reader.string()) else {
-                                throw JSONReaderError.unexpectedMember(key)
-                            }
-                            connectorData = data
-                        }
-                    case "authTime":
-                        try members.mark(12, key)
-                        if !reader.null() { authTime = try storedDate(&reader) }
-                    default: throw JSONReaderError.unexpectedMember(key)
+        let read = readStoredObject(text) { key, reader in
+            switch key {
+            case "id": try members.mark(0, key); id = try reader.string()
+            case "token": try members.mark(1, key); token = try reader.string()
+            case "obsoleteToken": try members.mark(2, key); obsoleteToken = try reader.string()
+            case "createdAt": try members.mark(3, key); createdAt = try storedDate(&reader)
+            case "lastUsed": try members.mark(4, key); lastUsed = try storedDate(&reader)
+            case "clientID": try members.mark(5, key); clientID = try reader.string()
+            case "connectorID": try members.mark(6, key); connectorID = try reader.string()
+            case "claims": try members.mark(7, key); claims = try Claims(storageJSON: &reader)
+            case "scopes": try members.mark(8, key); scopes = try reader.strings()
+            case "nonce": try members.mark(9, key); nonce = try reader.string()
+            case "authCodeID": try members.mark(10, key); authCodeID = try reader.string()
+            case "connectorData":
+                try members.mark(11, key)
+                if !reader.null() {
+                    // The decoder's default `.base64` strategy: standard alphabet, padded.
+                    guard let data = Data(base64Encoded: try reader.string()) else {
+                        throw JSONReaderError.unexpectedMember(key)
                     }
+                    connectorData = data
                 }
+            case "authTime":
+                try members.mark(12, key)
+                if !reader.null() { authTime = try storedDate(&reader) }
+            default: throw JSONReaderError.unexpectedMember(key)
             }
-        } catch {
-            return nil
         }
-        guard members.hasAll(0b111_1111_1111) else { return nil }
+        guard read, members.hasAll(0b111_1111_1111) else { return nil }
         self.init(id: id, token: token, obsoleteToken: obsoleteToken, createdAt: createdAt, lastUsed: lastUsed,
                   clientID: clientID, connectorID: connectorID, connectorData: connectorData, claims: claims,
                   scopes: scopes, nonce: nonce, authCodeID: authCodeID, authTime: authTime)

@@ -31,9 +31,7 @@ public struct ClientRemoteIPSettings: Sendable, Equatable {
     /// header lines are joined with commas, as HTTP allows).
     public func clientAddress(peer: String, header values: [String]) -> String {
         guard let peerBytes = IPPrefix.address(peer), isTrusted(peerBytes) else { return peer }
-        let entries = values.joined(separator: ",").split(separator: ",").map { entry in
-            String(entry.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-        }
+        let entries = values.joined(separator: ",").split(separator: ",").map { String($0.trimmingOptionalWhitespace) }
         var client = peer
         for entry in entries.reversed() {
             guard let bytes = IPPrefix.address(entry) else { return peer }
@@ -99,7 +97,7 @@ public struct IPPrefix: Sendable, Equatable, CustomStringConvertible {
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         return bytes.withUnsafeBytes { raw in
             guard inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil else { return "" }
-            return String(cString: buffer)
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 }

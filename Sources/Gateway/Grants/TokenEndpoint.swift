@@ -76,8 +76,15 @@ extension Gateway {
         let utf8 = header.utf8
         guard utf8.count >= 6, utf8.prefix(6).elementsEqual("basic ".utf8, by: { (c, e) in
             (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") ? c | 0x20 : c) == e }) else { return nil }
+        return Substring(header.utf8.dropFirst(6)).trimmingOptionalWhitespace
+    }
+}
+
+extension Substring {
+    /// Without the optional whitespace around it (spaces and tabs, RFC 9110 §5.6.3).
+    var trimmingOptionalWhitespace: Substring {
         let isBlank = { (c: UInt8) in c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") }
-        var rest = header.utf8.dropFirst(6)
+        var rest = utf8[...]
         while let first = rest.first, isBlank(first) { rest = rest.dropFirst() }
         while let last = rest.last, isBlank(last) { rest = rest.dropLast() }
         return Substring(rest)
