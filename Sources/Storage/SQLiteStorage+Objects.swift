@@ -13,7 +13,7 @@ enum SQLiteTables {
     static let refreshToken = SQLiteTable<RefreshToken>(
         "refresh_token", keyColumns: ["id"], key: { [.text($0.id)] },
         indexColumns: ["created_at_us", "last_used_us"], indexValues: { [.time($0.createdAt), .time($0.lastUsed)] },
-        remembersReads: true)
+        remembersReads: true, batches: true)
     static let offlineSession = SQLiteTable<OfflineSession>(
         "offline_session", keyColumns: ["user_id", "conn_id"], key: { [.text($0.userID), .text($0.connectorID)] })
     /// Keyed by the lower-cased email; bodies are stored with the email lower-cased too (as Dex).

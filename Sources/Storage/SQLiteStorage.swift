@@ -37,6 +37,9 @@ public final class SQLiteStorage: GatewayStorage {
     let lock = SQLiteTransactionLock()
     /// Rows `get` read for the `update` that follows (refresh tokens; see `RecentReads`).
     let recentReads = RecentReads()
+    /// Concurrent reads and writes of the token path's rows, one statement per batch (`SQLiteRowBatches`).
+    let readBatches = Coalescer<SQLiteBatchedRead, String?>(limit: SQLiteRowBatches.limit)
+    let writeBatches = Coalescer<SQLiteBatchedWrite, Bool>(limit: SQLiteRowBatches.limit)
     let logger: Logger
 
     private init(connection: SQLiteConnection, logger: Logger) {

@@ -14,6 +14,9 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
     let orderBy: String
     /// `get` remembers the row for the `update` that usually follows (see `RecentReads`).
     let remembersReads: Bool
+    /// Concurrent `get`s and compare-and-swap writes run as one statement per batch (see
+    /// `SQLiteRowBatches`); nil for tables off the token path.
+    let batches: SQLiteRowBatches?
 
     /// `WHERE` clause of one row by key: `id = ?` (and `… AND …` for compound keys).
     let keyPredicate: String
@@ -28,7 +31,7 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
     init(
         _ name: String, keyColumns: [String], key: @escaping @Sendable (Object) -> [SQLiteData],
         indexColumns: [String] = [], indexValues: @escaping @Sendable (Object) -> [SQLiteData] = { _ in [] },
-        orderBy: String? = nil, remembersReads: Bool = false
+        orderBy: String? = nil, remembersReads: Bool = false, batches: Bool = false
     ) {
         self.name = name; self.keyColumns = keyColumns; self.key = key
         self.indexColumns = indexColumns; self.indexValues = indexValues
@@ -44,6 +47,11 @@ struct SQLiteTable<Object: Codable & Sendable>: Sendable {
         self.compareAndSwapStatements = (0..<(1 << indexColumns.count)).map { mask in
             update(indexColumns.indices.filter { mask & (1 << $0) != 0 }.map { indexColumns[$0] }) + " AND data = ? RETURNING 1 AS updated"
         }
+        precondition(!batches || keyColumns.count == 1, "only tables with a one-column key batch")
+        self.batches = batches ? SQLiteRowBatches(
+            table: name, keyColumn: keyColumns[0], indexColumns: indexColumns,
+            selectOne: selectByKey, compareAndSwapOne: compareAndSwapStatements
+        ) : nil
     }
 
     /// This row's name in `RecentReads`.
@@ -121,8 +129,16 @@ extension SQLiteStorage {
 
     /// One row by key, read without the connection lock (see `read`).
     func get<O>(_ table: SQLiteTable<O>, key: [SQLiteData]) async throws -> O {
-        guard let row = try await read(table.selectByKey, key).first else { throw StorageError.notFound }
-        let text = try bodyText(O.self, row)
+        let text: String
+        if let batches = table.batches, case .text(let keyText) = key[0] {
+            guard let body = try await batchedRead(SQLiteBatchedRead(batches: batches, key: keyText)) else {
+                throw StorageError.notFound
+            }
+            text = body
+        } else {
+            guard let row = try await read(table.selectByKey, key).first else { throw StorageError.notFound }
+            text = try bodyText(O.self, row)
+        }
         let object = try StorageCodec.decode(O.self, from: text)
         if table.remembersReads { recentReads.remember(table.slot(key), text: text, object: object) }
         return object
@@ -145,12 +161,12 @@ extension SQLiteStorage {
         let select = table.selectByKey
 
         /// Applies the updater to the row as read and returns the binds of the compare-and-swap write.
-        func apply(_ rows: [SQLiteRow]) throws -> (sql: String, binds: [SQLiteData]) {
+        func apply(_ rows: [SQLiteRow]) throws -> (sql: String, binds: [SQLiteData], mask: Int) {
             guard let row = rows.first else { throw StorageError.notFound }
             let text = try bodyText(O.self, row)
             return try apply(try StorageCodec.decode(O.self, from: text), text: text)
         }
-        func apply(_ read: O, text: String) throws -> (sql: String, binds: [SQLiteData]) {
+        func apply(_ read: O, text: String) throws -> (sql: String, binds: [SQLiteData], mask: Int) {
             var object = read
             try update(&object)
             guard table.key(object) == key else {
@@ -169,19 +185,28 @@ extension SQLiteStorage {
             binds.append(.text(try StorageCodec.encode(object)))
             binds.append(contentsOf: key)
             binds.append(.text(text))
-            return (table.compareAndSwap(changedColumns: mask), binds)
+            return (table.compareAndSwap(changedColumns: mask), binds, mask)
         }
 
         // Fast path: the read takes no lock and the write is one statement under it, so the lock
         // is held for a single round trip (the common case: nobody else touches this row). A row
         // `get` just read stands in for the read; the write still checks it is current, and an
         // updater that refuses a remembered row is asked again with the stored one.
+        /// The fast path's one write: alone, or batched with concurrent writes of other rows.
+        func write(_ write: (sql: String, binds: [SQLiteData], mask: Int)) async throws -> Bool {
+            if let batches = table.batches, case .text(let keyText) = key[0] {
+                // binds: changed index values, body, key, expected body (see `apply`).
+                let values = Array(write.binds[..<(write.binds.count - 2)])
+                guard case .text(let expected) = write.binds[write.binds.count - 1] else { preconditionFailure("expected body is text") }
+                return try await batchedWrite(SQLiteBatchedWrite(batches: batches, mask: write.mask, key: keyText, values: values, expected: expected))
+            }
+            return !(try await withConnection { try await execute(write.sql, write.binds) }).isEmpty
+        }
         if table.remembersReads, let remembered = recentReads.take(table.slot(key)),
-           let object = remembered.object as? O, let write = try? apply(object, text: remembered.text) {
-            if !(try await withConnection { try await execute(write.sql, write.binds) }).isEmpty { return }
+           let object = remembered.object as? O, let cas = try? apply(object, text: remembered.text) {
+            if try await write(cas) { return }
         } else {
-            let write = try apply(try await read(select, key))
-            if !(try await withConnection { try await execute(write.sql, write.binds) }).isEmpty { return }
+            if try await write(try apply(try await read(select, key))) { return }
         }
 
         // Lost a race: read and write under the lock, which no writer of this process can pass;

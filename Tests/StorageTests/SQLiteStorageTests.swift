@@ -1,5 +1,6 @@
 import FedgateCore
 import Foundation
+import SQLiteNIO
 @testable import Storage
 import StorageConformance
 import Testing
@@ -120,6 +121,113 @@ struct SQLiteStorageTests {
             #expect(Set(scopes).count == 100)
             try await store.close()
         }
+    }
+
+    @Test("concurrent grants on many tokens run as batched statements, and every write lands exactly once", arguments: [false, true])
+    func batchedGrants(inMemory: Bool) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = inMemory ? ":memory:" : freshDatabasePath(in: directory)
+            let store = try await SQLiteStorage.open(file: path, logger: testLogger)
+            // Another replica on the same file rewrites some rows behind the store's back.
+            let other = inMemory ? nil : try await SQLiteStorage.open(file: path, logger: testLogger)
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            let count = 300
+            for index in 0..<count {
+                try await store.createRefreshToken(RefreshToken(id: "t\(index)", token: "s0", createdAt: start, lastUsed: start,
+                                                                clientID: "c", connectorID: "local",
+                                                                claims: Claims(userID: "u\(index)", username: "u")))
+            }
+            // Every token: three grants in a row (read, rotate, as the refresh grant does), all
+            // tokens at once; every fifth grant also moves `createdAt` (another set of index
+            // columns, so another batch); the replica appends a scope to every tenth token.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        for round in 1...3 {
+                            let read = try await store.getRefreshToken(id: "t\(index)")
+                            #expect(read.token == "s\(round - 1)")
+                            try await store.updateRefreshToken(id: "t\(index)") { token in
+                                guard token.token == "s\(round - 1)" else { throw StorageError.conflict }
+                                token.obsoleteToken = token.token
+                                token.token = "s\(round)"
+                                token.lastUsed = start.addingTimeInterval(Double(round))
+                                if index.isMultiple(of: 5) { token.createdAt = start.addingTimeInterval(-Double(round)) }
+                            }
+                        }
+                    }
+                    if let other, index.isMultiple(of: 10) {
+                        group.addTask { try await other.updateRefreshToken(id: "t\(index)") { $0.scopes.append("replica") } }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for index in 0..<count {
+                let token = try await (other ?? store).getRefreshToken(id: "t\(index)")
+                #expect(token.token == "s3")
+                #expect(token.obsoleteToken == "s2")
+                #expect(token.lastUsed == start.addingTimeInterval(3))
+                #expect(token.createdAt == (index.isMultiple(of: 5) ? start.addingTimeInterval(-3) : start))
+                #expect(token.scopes == (other != nil && index.isMultiple(of: 10) ? ["replica"] : []))
+            }
+            // The index columns followed the bodies (garbage collection selects by them): used 4 s
+            // ago, none is idle for 5 s; created 10 s ago, every fifth is past a 9.5 s lifetime.
+            let now = start.addingTimeInterval(7)
+            let idle = try await store.garbageCollect(now: now, refreshPolicy: RefreshExpiryPolicy(validIfNotUsedFor: 5))
+            #expect(idle.refreshTokens == 0)
+            let old = try await store.garbageCollect(now: now, refreshPolicy: RefreshExpiryPolicy(absoluteLifetime: 9.5))
+            #expect(old.refreshTokens == count / 5)
+            // Concurrency is the point: far fewer statements than requests.
+            let reads = store.readBatches.statistics, writes = store.writeBatches.statistics
+            #expect(reads.requests >= count * 3)
+            #expect(writes.requests >= count * 3)
+            #expect(reads.largestBatch > 1)
+            #expect(writes.largestBatch > 1)
+            #expect(writes.batches < writes.requests)
+            #expect(reads.largestBatch <= SQLiteRowBatches.limit && writes.largestBatch <= SQLiteRowBatches.limit)
+            try await store.close()
+            try await other?.close()
+        }
+    }
+
+    @Test("the batched statements read several rows at once and write only the rows still as read")
+    func batchedStatements() async throws {
+        let store = try await SQLiteStorage.open(file: ":memory:", logger: testLogger)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for id in ["a", "b", "c"] {
+            try await store.createRefreshToken(RefreshToken(id: id, token: "s", createdAt: start, lastUsed: start,
+                                                            clientID: "c", connectorID: "local", claims: Claims(userID: id, username: id)))
+        }
+        let table = try #require(SQLiteTables.refreshToken.batches)
+        // Read a, b, c and a missing row in one statement.
+        let sql = table.select(count: 4)
+        #expect(sql == "SELECT id AS k, data FROM refresh_token WHERE id IN (?, ?, ?, ?)")
+        let rows = try await store.withConnection { try await store.execute(sql, [.text("a"), .text("zz"), .text("b"), .text("c")]) }
+        #expect(Set(rows.compactMap { $0.column("k")?.string }) == ["a", "b", "c"])
+        let bodies = Dictionary(uniqueKeysWithValues: rows.map { ($0.column("k")!.string!, $0.column("data")!.string!) })
+
+        // Write a and c with the bodies as read, b with a stale expected body: only a and c change.
+        let lastUsedOnly = 1 << table.indexColumns.firstIndex(of: "last_used_us")!
+        let cas = table.compareAndSwap(mask: lastUsedOnly, count: 3)
+        #expect(cas.hasPrefix("UPDATE refresh_token SET last_used_us = v.column2, data = v.column3 FROM (VALUES (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)) AS v"))
+        var binds: [SQLiteData] = []
+        for id in ["a", "b", "c"] {
+            var token = try StorageCodec.decode(RefreshToken.self, from: bodies[id]!)
+            token.token = "rotated"
+            token.lastUsed = start.addingTimeInterval(60)
+            binds += [.text(id), .time(token.lastUsed), .text(try StorageCodec.encode(token)),
+                      .text(id == "b" ? bodies[id]! + " " : bodies[id]!)]
+        }
+        let written = try await store.withConnection { try await store.execute(cas, binds) }
+        #expect(Set(written.compactMap { $0.column("k")?.string }) == ["a", "c"])
+        #expect(try await store.getRefreshToken(id: "a").token == "rotated")
+        #expect(try await store.getRefreshToken(id: "b").token == "s")
+        #expect(try await store.getRefreshToken(id: "c").token == "rotated")
+        let lastUsed = try await store.withConnection {
+            try await store.execute("SELECT id, last_used_us FROM refresh_token ORDER BY id").map { $0.column("last_used_us")!.integer! }
+        }
+        let moved = Int(StorageCodec.microseconds(start.addingTimeInterval(60))), kept = Int(StorageCodec.microseconds(start))
+        #expect(lastUsed == [moved, kept, moved])
+        try await store.close()
     }
 
     @Test("a closed store reports unavailable, and closing twice is harmless")

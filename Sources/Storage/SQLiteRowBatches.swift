@@ -1,0 +1,127 @@
+import SQLiteNIO
+
+/// The batched statements of one table on the token path: concurrent reads by key as one
+/// `SELECT … WHERE key IN (…)`, concurrent compare-and-swap writes as one `UPDATE … FROM (VALUES …)`.
+///
+/// A refresh grant is two statements (read the token, rotate it), and with many clients the
+/// SQLite pool thread spent most of its time on what every statement costs whatever it does:
+/// preparation (sqlite-nio prepares each call from text), the thread hand-off, opening a read
+/// transaction, and for a write the commit with its WAL frames (docs/benchmarks.md). Run through
+/// a `Coalescer`, N concurrent grants pay those once per batch: a group commit. A batch of one
+/// uses the table's ordinary single-row statements.
+struct SQLiteRowBatches: Sendable {
+    /// Most rows per statement (binds stay far below SQLite's limit of 32,766).
+    static let limit = 64
+
+    let table: String
+    let keyColumn: String
+    let indexColumns: [String]
+    /// The table's single-row statements, for a batch of one: `SELECT data … WHERE key = ?` and
+    /// the compare-and-swap per mask (binds: changed index values, body, key, expected body).
+    let selectOne: String
+    let compareAndSwapOne: [String]
+
+    /// `SELECT key AS k, data FROM table WHERE key IN (?, …)`, `count` placeholders.
+    func select(count: Int) -> String {
+        "SELECT \(keyColumn) AS k, data FROM \(table) WHERE \(keyColumn) IN (\(Self.placeholders(count)))"
+    }
+
+    /// The compare-and-swap of `count` rows in one statement: each row is written only if its body
+    /// is still the expected text; `RETURNING` names the rows written.
+    ///
+    /// Binds per row: key, the values of the index columns in `mask` (in `indexColumns` order),
+    /// the new body, the expected body. A batch never holds one key twice (`fits`), since SQLite
+    /// applies only one of several joined rows to the same target row.
+    func compareAndSwap(mask: Int, count: Int) -> String {
+        let changed = indexColumns.indices.filter { mask & (1 << $0) != 0 }.map { indexColumns[$0] }
+        let assignments = (changed + ["data"]).enumerated().map { "\($1) = v.column\($0 + 2)" }
+        let width = changed.count + 3
+        let row = "(\(Self.placeholders(width)))"
+        return "UPDATE \(table) SET \(assignments.joined(separator: ", ")) "
+            + "FROM (VALUES \(Array(repeating: row, count: count).joined(separator: ", "))) AS v "
+            + "WHERE \(table).\(keyColumn) = v.column1 AND \(table).data = v.column\(width) "
+            + "RETURNING \(table).\(keyColumn) AS k"
+    }
+
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+}
+
+/// One read by key, batched with concurrent reads of the same table.
+struct SQLiteBatchedRead: Sendable {
+    let batches: SQLiteRowBatches
+    let key: String
+}
+
+/// One compare-and-swap write, batched with concurrent writes of other rows of the same table
+/// that change the same index columns.
+struct SQLiteBatchedWrite: Sendable {
+    let batches: SQLiteRowBatches
+    /// Which index columns the write changes (bit i: `indexColumns[i]`).
+    let mask: Int
+    let key: String
+    /// The changed index columns' values, then the new body.
+    let values: [SQLiteData]
+    /// The body as read: the row is written only if it still holds exactly this.
+    let expected: String
+}
+
+extension SQLiteStorage {
+    /// The body stored under `request.key`, or nil; read on the read connection, batched with
+    /// concurrent reads of the same table.
+    func batchedRead(_ request: SQLiteBatchedRead) async throws -> String? {
+        try await readBatches.submit(request, fits: { batch, candidate in
+            candidate.batches.table == batch[0].batches.table
+        }, run: { batch in
+            let batches = batch[0].batches
+            if batch.count == 1 {
+                let rows = try await read(batches.selectOne, [.text(request.key)])
+                return [rows.first?.column("data")?.string]
+            }
+            let rows = try await read(batches.select(count: batch.count), batch.map { .text($0.key) })
+            var bodies: [String: String] = [:]
+            bodies.reserveCapacity(rows.count)
+            for row in rows {
+                guard let key = row.column("k")?.string, let body = row.column("data")?.string else {
+                    throw StorageError.corrupt("\(batches.table) row has no key or body")
+                }
+                bodies[key] = body
+            }
+            return batch.map { bodies[$0.key] }
+        })
+    }
+
+    /// Whether the compare-and-swap wrote the row (false: the row changed or is gone since it was
+    /// read); batched with concurrent writes of other rows.
+    func batchedWrite(_ request: SQLiteBatchedWrite) async throws -> Bool {
+        try await writeBatches.submit(request, fits: { batch, candidate in
+            candidate.batches.table == batch[0].batches.table && candidate.mask == batch[0].mask
+                && !batch.contains { $0.key == candidate.key }
+        }, run: { batch in
+            let first = batch[0]
+            if batch.count == 1 {
+                var binds = first.values
+                binds.append(.text(first.key))
+                binds.append(.text(first.expected))
+                let sql = first.batches.compareAndSwapOne[first.mask]
+                return [!(try await withConnection { try await execute(sql, binds) }).isEmpty]
+            }
+            var binds: [SQLiteData] = []
+            binds.reserveCapacity(batch.count * (first.values.count + 2))
+            for write in batch {
+                binds.append(.text(write.key))
+                binds.append(contentsOf: write.values)
+                binds.append(.text(write.expected))
+            }
+            let sql = first.batches.compareAndSwap(mask: first.mask, count: batch.count)
+            let rows = try await withConnection { try await execute(sql, binds) }
+            var written = Set<String>()
+            for row in rows {
+                guard let key = row.column("k")?.string else { throw StorageError.corrupt("\(first.batches.table) update returned no key") }
+                written.insert(key)
+            }
+            return batch.map { written.contains($0.key) }
+        })
+    }
+}
