@@ -9,7 +9,9 @@ import SQLiteNIO
 /// transaction, and for a write the commit with its WAL frames (docs/benchmarks.md). Run through
 /// a `Coalescer`, N concurrent grants pay those once per batch: a group commit. A batch of one
 /// uses the table's ordinary single-row statements.
-struct SQLiteRowBatches: Sendable {
+/// A class: every queued request refers to its table's batches, and copying a reference is
+/// one retain where this many strings would be several.
+final class SQLiteRowBatches: Sendable {
     /// Most rows per statement (binds stay far below SQLite's limit of 32,766).
     static let limit = 64
 
@@ -20,6 +22,14 @@ struct SQLiteRowBatches: Sendable {
     /// the compare-and-swap per mask (binds: changed index values, body, key, expected body).
     let selectOne: String
     let compareAndSwapOne: [String]
+
+    init(table: String, keyColumn: String, indexColumns: [String], selectOne: String, compareAndSwapOne: [String]) {
+        self.table = table
+        self.keyColumn = keyColumn
+        self.indexColumns = indexColumns
+        self.selectOne = selectOne
+        self.compareAndSwapOne = compareAndSwapOne
+    }
 
     /// `SELECT key AS k, data FROM table WHERE key IN (?, …)`, `count` placeholders.
     func select(count: Int) -> String {
@@ -72,7 +82,7 @@ extension SQLiteStorage {
     /// concurrent reads of the same table.
     func batchedRead(_ request: SQLiteBatchedRead) async throws -> String? {
         try await readBatches.submit(request, fits: { batch, candidate in
-            candidate.batches.table == batch[0].batches.table
+            candidate.batches === batch[0].batches
         }, run: { batch in
             let batches = batch[0].batches
             if batch.count == 1 {
@@ -96,7 +106,7 @@ extension SQLiteStorage {
     /// read); batched with concurrent writes of other rows.
     func batchedWrite(_ request: SQLiteBatchedWrite) async throws -> Bool {
         try await writeBatches.submit(request, fits: { batch, candidate in
-            candidate.batches.table == batch[0].batches.table && candidate.mask == batch[0].mask
+            candidate.batches === batch[0].batches && candidate.mask == batch[0].mask
                 && !batch.contains { $0.key == candidate.key }
         }, run: { batch in
             let first = batch[0]

@@ -17,7 +17,9 @@ enum SQLiteTables {
     static let offlineSession = SQLiteTable<OfflineSession>(
         "offline_session", keyColumns: ["user_id", "conn_id"], key: { [.text($0.userID), .text($0.connectorID)] })
     /// Keyed by the lower-cased email; bodies are stored with the email lower-cased too (as Dex).
-    static let password = SQLiteTable<Password>("password", keyColumns: ["email"], key: { [.text($0.email.lowercased())] })
+    /// Batched: a refresh grant through the password DB reads its user (Dex's `Refresh` re-checks it).
+    static let password = SQLiteTable<Password>("password", keyColumns: ["email"], key: { [.text($0.email.lowercased())] },
+                                                batches: true)
     static let connector = SQLiteTable<ConnectorRecord>("connector", keyColumns: ["id"], key: { [.text($0.id)] })
     /// A single row with id 1.
     static let keys = SQLiteTable<Keys>("keys", keyColumns: ["id"], key: { _ in [.integer(1)] })
