@@ -81,9 +81,8 @@ extension SQLiteStorage {
     /// The body stored under `request.key`, or nil; read on the read connection, batched with
     /// concurrent reads of the same table.
     func batchedRead(_ request: SQLiteBatchedRead) async throws -> String? {
-        try await readBatches.submit(request, fits: { batch, candidate in
-            candidate.batches === batch[0].batches
-        }, run: { batch in
+        guard let coalescer = readBatches[request.batches.table] else { preconditionFailure("\(request.batches.table) does not batch") }
+        return try await coalescer.submit(request, fits: { _, _ in true }, run: { batch in
             let batches = batch[0].batches
             if batch.count == 1 {
                 let rows = try await read(batches.selectOne, [.text(request.key)])
@@ -105,8 +104,9 @@ extension SQLiteStorage {
     /// Whether the compare-and-swap wrote the row (false: the row changed or is gone since it was
     /// read); batched with concurrent writes of other rows.
     func batchedWrite(_ request: SQLiteBatchedWrite) async throws -> Bool {
-        try await writeBatches.submit(request, fits: { batch, candidate in
-            candidate.batches === batch[0].batches && candidate.mask == batch[0].mask
+        guard let coalescer = writeBatches[request.batches.table] else { preconditionFailure("\(request.batches.table) does not batch") }
+        return try await coalescer.submit(request, fits: { batch, candidate in
+            candidate.mask == batch[0].mask
                 && !batch.contains { $0.key == candidate.key }
         }, run: { batch in
             let first = batch[0]

@@ -20,6 +20,8 @@ enum SQLiteTables {
     /// Batched: a refresh grant through the password DB reads its user (Dex's `Refresh` re-checks it).
     static let password = SQLiteTable<Password>("password", keyColumns: ["email"], key: { [.text($0.email.lowercased())] },
                                                 batches: true)
+    /// The tables whose reads and writes batch.
+    static let batched: [SQLiteRowBatches] = [refreshToken.batches, password.batches].compactMap { $0 }
     static let connector = SQLiteTable<ConnectorRecord>("connector", keyColumns: ["id"], key: { [.text($0.id)] })
     /// A single row with id 1.
     static let keys = SQLiteTable<Keys>("keys", keyColumns: ["id"], key: { _ in [.integer(1)] })

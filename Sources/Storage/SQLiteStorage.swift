@@ -37,9 +37,14 @@ public final class SQLiteStorage: GatewayStorage {
     let lock = SQLiteTransactionLock()
     /// Rows `get` read for the `update` that follows (refresh tokens; see `RecentReads`).
     let recentReads = RecentReads()
-    /// Concurrent reads and writes of the token path's rows, one statement per batch (`SQLiteRowBatches`).
-    let readBatches = Coalescer<SQLiteBatchedRead, String?>(limit: SQLiteRowBatches.limit)
-    let writeBatches = Coalescer<SQLiteBatchedWrite, Bool>(limit: SQLiteRowBatches.limit)
+    /// Concurrent reads and writes of the token path's rows, one statement per batch
+    /// (`SQLiteRowBatches`); one coalescer per table, so one table's batch never waits for another's.
+    let readBatches = Dictionary(uniqueKeysWithValues: SQLiteTables.batched.map {
+        ($0.table, Coalescer<SQLiteBatchedRead, String?>(limit: SQLiteRowBatches.limit))
+    })
+    let writeBatches = Dictionary(uniqueKeysWithValues: SQLiteTables.batched.map {
+        ($0.table, Coalescer<SQLiteBatchedWrite, Bool>(limit: SQLiteRowBatches.limit))
+    })
     let logger: Logger
 
     private init(connection: SQLiteConnection, logger: Logger) {

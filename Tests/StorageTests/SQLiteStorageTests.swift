@@ -177,7 +177,7 @@ struct SQLiteStorageTests {
             let old = try await store.garbageCollect(now: now, refreshPolicy: RefreshExpiryPolicy(absoluteLifetime: 9.5))
             #expect(old.refreshTokens == count / 5)
             // Concurrency is the point: far fewer statements than requests.
-            let reads = store.readBatches.statistics, writes = store.writeBatches.statistics
+            let reads = store.readBatches["refresh_token"]!.statistics, writes = store.writeBatches["refresh_token"]!.statistics
             #expect(reads.requests >= count * 3)
             #expect(writes.requests >= count * 3)
             #expect(reads.largestBatch > 1)
