@@ -41,6 +41,10 @@ public protocol GatewayStorage: KeyStorage, StorageReader {
     // Refresh tokens
     func createRefreshToken(_ token: RefreshToken) async throws
     func getRefreshToken(id: String) async throws -> RefreshToken
+    /// The token and, when it was issued by the password DB connector `passwordConnectorID`, the
+    /// password-DB user its claims name, read together where the backend can (a refresh grant
+    /// re-reads that user next). `user` nil means "not read here": ask `getPassword`.
+    func getRefreshTokenWithUser(id: String, passwordConnectorID: String) async throws -> RefreshTokenWithUser
     func updateRefreshToken(id: String, _ update: @escaping @Sendable (inout RefreshToken) throws -> Void) async throws
     func deleteRefreshToken(id: String) async throws
     func listRefreshTokens() async throws -> [RefreshToken]
@@ -92,4 +96,26 @@ public protocol GatewayStorage: KeyStorage, StorageReader {
     func healthCheck() async throws
 
     func close() async throws
+}
+
+/// A refresh token and the password-DB user read with it (`getRefreshTokenWithUser`).
+public struct RefreshTokenWithUser: Sendable {
+    public var token: RefreshToken
+    /// The user's row as stored under the lower-cased email of `token.claims`, read in the same
+    /// statement as the token; nil when it was not read that way (another connector, a backend
+    /// without the combined read, or no such row: the caller then asks `getPassword`, which is
+    /// the reference answer).
+    public var user: Password?
+
+    public init(token: RefreshToken, user: Password? = nil) {
+        self.token = token
+        self.user = user
+    }
+}
+
+extension GatewayStorage {
+    /// Backends without a combined read: the token alone.
+    public func getRefreshTokenWithUser(id: String, passwordConnectorID: String) async throws -> RefreshTokenWithUser {
+        RefreshTokenWithUser(token: try await getRefreshToken(id: id))
+    }
 }

@@ -135,3 +135,48 @@ extension SQLiteStorage {
         })
     }
 }
+
+/// One refresh token read together with the password-DB user its claims name.
+struct SQLiteTokenUserRead: Sendable {
+    let id: String
+    let passwordConnectorID: String
+}
+
+/// The combined read of a refresh grant: the token and, for a token of the password DB
+/// connector, the `password` row under its claims' email, in one statement for a whole batch.
+///
+/// A grant through the password DB reads the token, then (in the connector's refresh) its user:
+/// two batches, two thread hand-offs and two suspensions per grant. The join does both at once.
+/// The user row is matched with SQLite's `lower`, which folds ASCII only; the Swift side uses it
+/// only when the row's key equals the Swift-lower-cased email (`getRefreshTokenWithUser`).
+enum SQLiteTokenUserReads {
+    struct Row: Sendable {
+        let token: String
+        let user: (key: String, body: String)?
+    }
+
+    static func select(count: Int) -> String {
+        "SELECT t.id AS k, t.data AS data, p.email AS user_key, p.data AS user FROM refresh_token AS t "
+            + "LEFT JOIN password AS p ON t.data ->> '$.connectorID' = ? AND p.email = lower(t.data ->> '$.claims.email') "
+            + "WHERE t.id IN (\(Array(repeating: "?", count: count).joined(separator: ", ")))"
+    }
+
+    /// One row per request (nil: no such token); every request of a batch names the same connector.
+    static func run(_ batch: [SQLiteTokenUserRead], on storage: SQLiteStorage) async throws -> [Row?] {
+        var binds: [SQLiteData] = [.text(batch[0].passwordConnectorID)]
+        binds.reserveCapacity(batch.count + 1)
+        for request in batch { binds.append(.text(request.id)) }
+        let rows = try await storage.read(select(count: batch.count), binds)
+        var found: [String: Row] = [:]
+        found.reserveCapacity(rows.count)
+        for row in rows {
+            guard let id = row.column("k")?.string, let data = row.column("data")?.string else {
+                throw StorageError.corrupt("refresh_token row has no id or body")
+            }
+            var user: (key: String, body: String)?
+            if let key = row.column("user_key")?.string, let body = row.column("user")?.string { user = (key, body) }
+            found[id] = Row(token: data, user: user)
+        }
+        return batch.map { found[$0.id] }
+    }
+}

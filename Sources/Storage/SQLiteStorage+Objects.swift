@@ -91,6 +91,24 @@ extension SQLiteStorage {
     public func getRefreshToken(id: String) async throws -> RefreshToken {
         try await get(SQLiteTables.refreshToken, key: [.text(id)])
     }
+    /// One statement for both rows, batched with concurrent grants (`SQLiteTokenUserReads`).
+    public func getRefreshTokenWithUser(id: String, passwordConnectorID: String) async throws -> RefreshTokenWithUser {
+        let request = SQLiteTokenUserRead(id: id, passwordConnectorID: passwordConnectorID)
+        guard let row = try await tokenUserReads.submit(request, fits: { batch, candidate in
+            candidate.passwordConnectorID == batch[0].passwordConnectorID
+        }, run: { batch in
+            try await SQLiteTokenUserReads.run(batch, on: self)
+        }) else { throw StorageError.notFound }
+        let token = try StorageCodec.decode(RefreshToken.self, from: row.token)
+        recentReads.remember(SQLiteTables.refreshToken.slot([.text(id)]), text: row.token, object: token)
+        // Used only if it is exactly the row `getPassword(email: claims.email.lowercased())` reads
+        // (SQLite's `lower` folds ASCII only); otherwise the caller reads it itself.
+        guard token.connectorID == passwordConnectorID, let user = row.user,
+              user.key == token.claims.email.lowercased() else {
+            return RefreshTokenWithUser(token: token)
+        }
+        return RefreshTokenWithUser(token: token, user: try StorageCodec.decode(Password.self, from: user.body))
+    }
     public func updateRefreshToken(id: String, _ update: @escaping @Sendable (inout RefreshToken) throws -> Void) async throws {
         try await self.update(SQLiteTables.refreshToken, key: [.text(id)], update)
     }

@@ -45,6 +45,8 @@ public final class SQLiteStorage: GatewayStorage {
     let writeBatches = Dictionary(uniqueKeysWithValues: SQLiteTables.batched.map {
         ($0.table, Coalescer<SQLiteBatchedWrite, Bool>(limit: SQLiteRowBatches.limit))
     })
+    /// Refresh grants' combined token-and-user reads (`SQLiteTokenUserReads`).
+    let tokenUserReads = Coalescer<SQLiteTokenUserRead, SQLiteTokenUserReads.Row?>(limit: SQLiteRowBatches.limit)
     let logger: Logger
 
     private init(connection: SQLiteConnection, logger: Logger) {

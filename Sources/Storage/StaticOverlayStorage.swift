@@ -126,6 +126,14 @@ public struct StaticOverlayStorage: GatewayStorage {
 
     public func createRefreshToken(_ token: RefreshToken) async throws { try await backend.createRefreshToken(token) }
     public func getRefreshToken(id: String) async throws -> RefreshToken { try await backend.getRefreshToken(id: id) }
+    /// A user declared in the config file wins over the backend's row, as in `getPassword`.
+    public func getRefreshTokenWithUser(id: String, passwordConnectorID: String) async throws -> RefreshTokenWithUser {
+        var result = try await backend.getRefreshTokenWithUser(id: id, passwordConnectorID: passwordConnectorID)
+        if result.token.connectorID == passwordConnectorID, let user = passwords[result.token.claims.email.lowercased()] {
+            result.user = user
+        }
+        return result
+    }
     public func updateRefreshToken(id: String, _ update: @escaping @Sendable (inout RefreshToken) throws -> Void) async throws {
         try await backend.updateRefreshToken(id: id, update)
     }

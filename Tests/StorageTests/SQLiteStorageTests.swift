@@ -230,6 +230,77 @@ struct SQLiteStorageTests {
         try await store.close()
     }
 
+    @Test("a token is read with its password-DB user in one statement, only when that is exactly the row getPassword reads")
+    func tokenWithUser() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStorage.open(file: freshDatabasePath(in: directory), logger: testLogger)
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            func token(_ id: String, email: String, connector: String = "local") -> RefreshToken {
+                RefreshToken(id: id, token: "s", createdAt: now, lastUsed: now, clientID: "c", connectorID: connector,
+                             claims: Claims(userID: "u-\(id)", username: id, email: email))
+            }
+            let users = [
+                Password(email: "ann@example.com", hash: "h1", username: "ann", userID: "u-ann", groups: ["a"]),
+                Password(email: "bob@example.com", hash: "h2", username: "bob", userID: "u-bob"),
+                // Stored under the Swift-lower-cased key; SQLite's `lower` leaves "Ü" as it is.
+                Password(email: "üli@example.com", hash: "h3", username: "uli", userID: "u-uli"),
+            ]
+            for user in users { try await store.createPassword(user) }
+            try await store.createRefreshToken(token("t-ann", email: "ann@example.com"))
+            try await store.createRefreshToken(token("t-bob", email: "Bob@Example.COM"))   // ASCII case folds in SQL too
+            try await store.createRefreshToken(token("t-uli", email: "Üli@example.com"))
+            try await store.createRefreshToken(token("t-gone", email: "gone@example.com"))
+            try await store.createRefreshToken(token("t-ldap", email: "ann@example.com", connector: "ldap"))
+
+            let ann = try await store.getRefreshTokenWithUser(id: "t-ann", passwordConnectorID: "local")
+            #expect(ann.token == token("t-ann", email: "ann@example.com"))
+            #expect(ann.user == (try await store.getPassword(email: "ann@example.com")))
+            #expect(try await store.getRefreshTokenWithUser(id: "t-bob", passwordConnectorID: "local").user?.userID == "u-bob")
+            // Not read in the statement: the caller asks getPassword, which is the reference.
+            #expect(try await store.getRefreshTokenWithUser(id: "t-uli", passwordConnectorID: "local").user == nil)
+            #expect(try await store.getPassword(email: "Üli@example.com".lowercased()).userID == "u-uli")
+            #expect(try await store.getRefreshTokenWithUser(id: "t-gone", passwordConnectorID: "local").user == nil)
+            #expect(try await store.getRefreshTokenWithUser(id: "t-ldap", passwordConnectorID: "local").user == nil)
+            #expect(try await store.getRefreshTokenWithUser(id: "t-ann", passwordConnectorID: "other").user == nil)
+            await #expect(throws: StorageError.self) { try await store.getRefreshTokenWithUser(id: "missing", passwordConnectorID: "local") }
+
+            // The combined read stands in for `get` before an update: the compare-and-swap takes its row.
+            _ = try await store.getRefreshTokenWithUser(id: "t-ann", passwordConnectorID: "local")
+            let remembered = store.recentReads.count
+            try await store.updateRefreshToken(id: "t-ann") { $0.token = "rotated" }
+            #expect(store.recentReads.count == remembered - 1)
+            #expect(try await store.getRefreshToken(id: "t-ann").token == "rotated")
+
+            // Concurrent reads batch, and each gets its own pair.
+            let ids = ["t-ann", "t-bob", "t-uli", "t-gone", "t-ldap", "missing"]
+            let answers = try await withThrowingTaskGroup(of: (String, String?, Bool).self) { group in
+                for round in 0..<40 {
+                    let id = ids[round % ids.count]
+                    group.addTask {
+                        do {
+                            let read = try await store.getRefreshTokenWithUser(id: id, passwordConnectorID: "local")
+                            return (id, read.user?.userID, true)
+                        } catch let error as StorageError where error.isNotFound {
+                            return (id, nil, false)
+                        }
+                    }
+                }
+                return try await group.reduce(into: [(String, String?, Bool)]()) { $0.append($1) }
+            }
+            let expected: [String: (String?, Bool)] = [
+                "t-ann": ("u-ann", true), "t-bob": ("u-bob", true), "t-uli": (nil, true),
+                "t-gone": (nil, true), "t-ldap": (nil, true), "missing": (nil, false),
+            ]
+            #expect(answers.count == 40)
+            for (id, user, found) in answers {
+                #expect(user == expected[id]!.0, "\(id)")
+                #expect(found == expected[id]!.1, "\(id)")
+            }
+            #expect(store.tokenUserReads.statistics.requests == 8 + 40)
+            try await store.close()
+        }
+    }
+
     @Test("a closed store reports unavailable, and closing twice is harmless")
     func closed() async throws {
         let store = try await SQLiteStorage.open(file: ":memory:", logger: testLogger)

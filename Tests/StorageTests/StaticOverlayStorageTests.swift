@@ -1,4 +1,6 @@
+import FedgateCore
 import Foundation
+import Logging
 import Storage
 import StorageConformance
 import Testing
@@ -43,6 +45,32 @@ struct StaticOverlayStorageTests {
         #expect(try await overlay.listClients() == [Self.staticClient])
         #expect(try await overlay.getPassword(email: "admin@example.com").hash == "$2a$10$hash")
         #expect(try await overlay.listPasswords().map(\.userID) == ["admin-1"])
+    }
+
+    @Test("a token read with its user gets the static user where one is declared, as getPassword does")
+    func tokenWithStaticUser() async throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        func token(_ id: String, _ email: String) -> RefreshToken {
+            RefreshToken(id: id, token: "s", createdAt: now, lastUsed: now, clientID: "c", connectorID: "local",
+                         claims: Claims(userID: id, username: id, email: email))
+        }
+        let sqlite = try await SQLiteStorage.open(file: ":memory:", logger: Logger(label: "test"))
+        for backend in [sqlite, MemoryStorage()] as [any GatewayStorage] {
+            try await backend.createPassword(Password(email: "admin@example.com", hash: "stale", username: "old", userID: "old"))
+            try await backend.createPassword(Password(email: "user@example.com", hash: "h", username: "user", userID: "u"))
+            try await backend.createRefreshToken(token("t-admin", "ADMIN@example.com"))
+            try await backend.createRefreshToken(token("t-user", "user@example.com"))
+            let overlay = StaticOverlayStorage(backend: backend, passwords: [Self.staticPassword])
+            let admin = try await overlay.getRefreshTokenWithUser(id: "t-admin", passwordConnectorID: "local")
+            #expect(admin.user == (try await overlay.getPassword(email: "admin@example.com")))
+            #expect(admin.user?.hash == "$2a$10$hash")
+            let user = try await overlay.getRefreshTokenWithUser(id: "t-user", passwordConnectorID: "local")
+            #expect(user.token.id == "t-user")
+            // SQLite reads the stored user with the token; a backend without the combined read leaves it to getPassword.
+            #expect(user.user == (backend is SQLiteStorage ? try await overlay.getPassword(email: "user@example.com") : nil))
+            #expect(try await overlay.getRefreshTokenWithUser(id: "t-admin", passwordConnectorID: "ldap").user == nil)
+        }
+        try await sqlite.close()
     }
 
     @Test("static objects are read-only")

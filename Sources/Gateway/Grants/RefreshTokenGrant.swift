@@ -19,7 +19,16 @@ extension Gateway {
         let invalid = OAuthError.invalidGrant.with(description: "Refresh token is invalid or has already been claimed by another client.")
         guard let (id, secret) = DexEncoding.decodeRefreshToken(presented), !id.isEmpty, !secret.isEmpty else { throw invalid }
         let record: RefreshToken
-        do { record = try await storage.getRefreshToken(id: id) } catch let e as StorageError where e.isNotFound { throw invalid }
+        var prefetched: PrefetchedUser.Row?
+        do {
+            if let passwordDB = connectors.passwordDBID {
+                let read = try await storage.getRefreshTokenWithUser(id: id, passwordConnectorID: passwordDB)
+                record = read.token
+                prefetched = read.user.map { PrefetchedUser.Row(key: read.token.claims.email.lowercased(), password: $0) }
+            } else {
+                record = try await storage.getRefreshToken(id: id)
+            }
+        } catch let e as StorageError where e.isNotFound { throw invalid }
         guard record.clientID == client.id else { throw invalid }
 
         let refresh = settings.refresh
@@ -57,7 +66,9 @@ extension Gateway {
         var claims = record.claims
         var connectorData = record.connectorData
         if !isReuse {
-            (claims, connectorData) = try await refreshUpstream(record, scopes: scopes, context: context)
+            (claims, connectorData) = try await PrefetchedUser.$current.withValue(prefetched) {
+                try await refreshUpstream(record, scopes: scopes, context: context)
+            }
         }
 
         // Compare-and-swap: only the holder of the current secret rotates it.

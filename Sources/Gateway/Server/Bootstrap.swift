@@ -110,15 +110,38 @@ extension Gateway {
 }
 
 /// Local users for the `local` connector, read from storage (static passwords included).
+///
+/// A refresh grant reads its token and the token's user in one storage call
+/// (`getRefreshTokenWithUser`) and lends that row to the connector's lookup as `PrefetchedUser`,
+/// for the duration of that one refresh: the same row `getPassword` would have returned a moment
+/// later, without a second read.
 struct StoragePasswordDirectory: PasswordDirectory {
     let storage: any GatewayStorage
     func user(email: String) async throws -> LocalUser? {
         do {
-            let p = try await storage.getPassword(email: email.lowercased())
+            let key = email.lowercased()
+            let p: Password
+            if let prefetched = PrefetchedUser.current, prefetched.key == key {
+                p = prefetched.password
+            } else {
+                p = try await storage.getPassword(email: key)
+            }
             return LocalUser(email: p.email, hash: p.hash, username: p.username, name: p.name,
                              preferredUsername: p.preferredUsername, emailVerified: p.emailVerified, userID: p.userID, groups: p.groups)
         } catch let e as StorageError where e.isNotFound {
             return nil
         }
     }
+}
+
+/// The password-DB user read together with the refresh token being redeemed (task-local, so it
+/// never outlives that grant's connector refresh).
+enum PrefetchedUser {
+    struct Row: Sendable {
+        /// The lower-cased email it is stored under.
+        let key: String
+        let password: Password
+    }
+
+    @TaskLocal static var current: Row?
 }

@@ -20,10 +20,13 @@ public struct ConnectorEntry: Sendable {
 public struct ConnectorSet: Sendable {
     public let entries: [ConnectorEntry]
     private let byID: [String: ConnectorEntry]
+    /// The password DB connector (`local`), whose refresh re-reads a user from storage; nil without one.
+    public let passwordDBID: String?
 
     public init(_ entries: [ConnectorEntry]) {
         self.entries = entries
         self.byID = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.passwordDBID = entries.first { $0.connector is LocalConnector }?.id
     }
 
     public subscript(id: String) -> ConnectorEntry? { byID[id] }
