@@ -94,6 +94,17 @@ extension PostgresStorage {
     public func getRefreshToken(id: String) async throws -> RefreshToken {
         try await get(PostgresTables.refreshToken, key: [id])
     }
+    /// One statement for both rows, batched with concurrent grants (`PostgresBatches`).
+    public func getRefreshTokenWithUser(id: String, passwordConnectorID: String) async throws -> RefreshTokenWithUser {
+        guard let row = try await readTokenWithUser(id: id, passwordConnectorID: passwordConnectorID) else {
+            throw StorageError.notFound
+        }
+        let read = try row.decoded(passwordConnectorID: passwordConnectorID)
+        if PostgresTables.refreshToken.remembersReads {
+            recentReads.remember(RecentReads.slot(PostgresTables.refreshToken.name, [id]), text: row.token, object: read.token)
+        }
+        return read
+    }
     public func updateRefreshToken(id: String, _ update: @escaping @Sendable (inout RefreshToken) throws -> Void) async throws {
         try await self.update(PostgresTables.refreshToken, key: [id], update)
     }

@@ -33,6 +33,9 @@ public final class PostgresStorage: GatewayStorage {
     let updateLock = KeyedUpdateLock()
     /// Rows `get` read for the `update` that follows (refresh tokens; see `RecentReads`).
     let recentReads = RecentReads()
+    /// Group commit on the token path (`PostgresBatches`).
+    let tokenUserReads = Coalescer<SQLiteTokenUserRead, TokenUserRow?>(limit: PostgresBatches.limit)
+    let writeBatches = Coalescer<PostgresBatchedWrite, Bool>(limit: PostgresBatches.limit)
     let operationTimeout: Duration
     private let runTask: Task<Void, Never>
     private let closed = LockedFlag()

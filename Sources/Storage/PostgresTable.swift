@@ -152,6 +152,16 @@ extension PostgresStorage {
                var object = remembered.object as? O, (try? update(&object)) != nil, table.key(object) == key {
                 swap = (object, remembered.text)
             }
+            // A single-column key: the swap joins concurrent ones in one transaction; if the row
+            // changed since, the per-row transaction below reads it again.
+            if let batched = swap, table.keyColumns.count == 1 {
+                let write = PostgresBatchedWrite(
+                    table: table.name, keyColumn: table.keyColumns[0], indexColumns: table.indexColumns, key: key[0],
+                    values: table.indexValues(batched.object) + [.text(try StorageCodec.encode(batched.object))],
+                    expected: batched.expected)
+                if try await self.batchedCompareAndSwap(write) { return }
+                swap = nil
+            }
             let rememberedSwap = swap
             try await self.transaction { connection in
                 if let rememberedSwap,

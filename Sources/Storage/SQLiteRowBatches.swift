@@ -136,6 +136,23 @@ extension SQLiteStorage {
     }
 }
 
+/// A refresh token's body and the key and body of the password row joined to it.
+struct TokenUserRow: Sendable {
+    let token: String
+    let user: (key: String, body: String)?
+
+    /// The decoded pair. The user is kept only if it is exactly the row
+    /// `getPassword(email: claims.email.lowercased())` reads (SQL's `lower` may fold case
+    /// differently from Swift); otherwise the caller reads it itself.
+    func decoded(passwordConnectorID: String) throws -> RefreshTokenWithUser {
+        let token = try StorageCodec.decode(RefreshToken.self, from: self.token)
+        guard token.connectorID == passwordConnectorID, let user, user.key == token.claims.email.lowercased() else {
+            return RefreshTokenWithUser(token: token)
+        }
+        return RefreshTokenWithUser(token: token, user: try StorageCodec.decode(Password.self, from: user.body))
+    }
+}
+
 /// One refresh token read together with the password-DB user its claims name.
 struct SQLiteTokenUserRead: Sendable {
     let id: String
@@ -150,10 +167,7 @@ struct SQLiteTokenUserRead: Sendable {
 /// The user row is matched with SQLite's `lower`, which folds ASCII only; the Swift side uses it
 /// only when the row's key equals the Swift-lower-cased email (`getRefreshTokenWithUser`).
 enum SQLiteTokenUserReads {
-    struct Row: Sendable {
-        let token: String
-        let user: (key: String, body: String)?
-    }
+    typealias Row = TokenUserRow
 
     static func select(count: Int) -> String {
         "SELECT t.id AS k, t.data AS data, p.email AS user_key, p.data AS user FROM refresh_token AS t "

@@ -99,15 +99,9 @@ extension SQLiteStorage {
         }, run: { batch in
             try await SQLiteTokenUserReads.run(batch, on: self)
         }) else { throw StorageError.notFound }
-        let token = try StorageCodec.decode(RefreshToken.self, from: row.token)
-        recentReads.remember(SQLiteTables.refreshToken.slot([.text(id)]), text: row.token, object: token)
-        // Used only if it is exactly the row `getPassword(email: claims.email.lowercased())` reads
-        // (SQLite's `lower` folds ASCII only); otherwise the caller reads it itself.
-        guard token.connectorID == passwordConnectorID, let user = row.user,
-              user.key == token.claims.email.lowercased() else {
-            return RefreshTokenWithUser(token: token)
-        }
-        return RefreshTokenWithUser(token: token, user: try StorageCodec.decode(Password.self, from: user.body))
+        let read = try row.decoded(passwordConnectorID: passwordConnectorID)
+        recentReads.remember(SQLiteTables.refreshToken.slot([.text(id)]), text: row.token, object: read.token)
+        return read
     }
     public func updateRefreshToken(id: String, _ update: @escaping @Sendable (inout RefreshToken) throws -> Void) async throws {
         try await self.update(SQLiteTables.refreshToken, key: [.text(id)], update)

@@ -34,6 +34,67 @@ struct PostgresStorageTests {
         try await again.close()
     }
 
+    @Test("concurrent grants read token and user in batches and rotate in batched transactions; every write lands once")
+    func batchedGrants() async throws {
+        let server = try await PostgresTestServer.shared
+        let options = server.options(database: try await server.createDatabase())
+        let store = try await PostgresStorage.open(options, logger: testLogger)
+        let other = try await PostgresStorage.open(options, logger: testLogger)  // another replica
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let count = 120
+        for index in 0..<count {
+            try await store.createPassword(Password(email: "user\(index)@example.com", hash: "h", username: "u\(index)", userID: "u\(index)"))
+            try await store.createRefreshToken(RefreshToken(id: "t\(index)", token: "s0", createdAt: start, lastUsed: start,
+                                                            clientID: "c", connectorID: index.isMultiple(of: 7) ? "ldap" : "local",
+                                                            claims: Claims(userID: "u\(index)", username: "u", email: "User\(index)@example.com")))
+        }
+        // A user stored under the Swift-lower-cased key that SQL's lower() may not produce: the
+        // combined read leaves it to getPassword, or finds exactly that row.
+        try await store.createPassword(Password(email: "ülla@example.com", hash: "h", username: "ulla", userID: "ulla"))
+        try await store.createRefreshToken(RefreshToken(id: "t-ulla", token: "s", createdAt: start, lastUsed: start, clientID: "c",
+                                                        connectorID: "local", claims: Claims(userID: "ulla", username: "ulla", email: "Ülla@example.com")))
+        let ulla = try await store.getRefreshTokenWithUser(id: "t-ulla", passwordConnectorID: "local")
+        let ullaStored = try await store.getPassword(email: "ülla@example.com")
+        #expect(ulla.user == nil || ulla.user == ullaStored)
+        await #expect(throws: StorageError.self) { try await store.getRefreshTokenWithUser(id: "missing", passwordConnectorID: "local") }
+        try await store.deleteRefreshToken(id: "t-ulla")
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    for round in 1...3 {
+                        let read = try await store.getRefreshTokenWithUser(id: "t\(index)", passwordConnectorID: "local")
+                        #expect(read.token.token == "s\(round - 1)")
+                        #expect(read.user?.userID == (index.isMultiple(of: 7) ? nil : "u\(index)"))
+                        try await store.updateRefreshToken(id: "t\(index)") { token in
+                            guard token.token == "s\(round - 1)" else { throw StorageError.conflict }
+                            token.token = "s\(round)"
+                            token.lastUsed = start.addingTimeInterval(Double(round))
+                        }
+                    }
+                }
+                if index.isMultiple(of: 10) {
+                    group.addTask { try await other.updateRefreshToken(id: "t\(index)") { $0.scopes.append("replica") } }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for index in 0..<count {
+            let token = try await other.getRefreshToken(id: "t\(index)")
+            #expect(token.token == "s3")
+            #expect(token.lastUsed == start.addingTimeInterval(3))
+            #expect(token.scopes == (index.isMultiple(of: 10) ? ["replica"] : []))
+        }
+        // The index column followed the body: nobody has been idle for 5 s at start + 7 s.
+        let idle = try await store.garbageCollect(now: start.addingTimeInterval(7), refreshPolicy: RefreshExpiryPolicy(validIfNotUsedFor: 5))
+        #expect(idle.refreshTokens == 0)
+        #expect(store.tokenUserReads.statistics.largestBatch > 1)
+        #expect(store.writeBatches.statistics.largestBatch > 1)
+        #expect(store.writeBatches.statistics.batches < store.writeBatches.statistics.requests)
+        try await store.close()
+        try await other.close()
+    }
+
     @Test("three replicas updating one refresh token 150 times lose no update (with and without a read first)",
           arguments: [false, true])
     func threeReplicasParallelUpdates(readFirst: Bool) async throws {
