@@ -129,3 +129,26 @@ final class Coalescer<Request: Sendable, Response: Sendable>: Sendable {
         return try result.get()[0]
     }
 }
+
+/// A compare-and-swap write that batches as one `UPDATE … FROM (VALUES …)` row (SQLite and
+/// PostgreSQL): the row's key, the values it writes, and the body it expects.
+protocol BatchedCompareAndSwap: Sendable {
+    associatedtype Bind
+    var key: String { get }
+    var values: [Bind] { get }
+    var expected: String { get }
+}
+
+extension BatchedCompareAndSwap {
+    /// The statement's binds, row after row: key, values, expected body.
+    static func binds(_ batch: [Self], text: (String) -> Bind) -> [Bind] {
+        var binds: [Bind] = []
+        binds.reserveCapacity(batch.count * ((batch.first?.values.count ?? 0) + 2))
+        for write in batch {
+            binds.append(text(write.key))
+            binds.append(contentsOf: write.values)
+            binds.append(text(write.expected))
+        }
+        return binds
+    }
+}

@@ -30,7 +30,7 @@ enum PostgresBatches {
 }
 
 /// One compare-and-swap of a row, batched with concurrent ones of other rows of the same table.
-struct PostgresBatchedWrite: Sendable {
+struct PostgresBatchedWrite: BatchedCompareAndSwap {
     let table: String
     let keyColumn: String
     let indexColumns: [String]
@@ -68,19 +68,12 @@ extension PostgresStorage {
             candidate.table == batch[0].table && !batch.contains { $0.key == candidate.key }
         }, run: { batch in
             let first = batch[0]
-            var binds: [PostgresBindValue] = []
-            binds.reserveCapacity(batch.count * (first.values.count + 2))
-            for write in batch {
-                binds.append(.text(write.key))
-                binds.append(contentsOf: write.values)
-                binds.append(.text(write.expected))
-            }
+            let binds = PostgresBatchedWrite.binds(batch, text: PostgresBindValue.text)
             let sql = PostgresBatches.compareAndSwap(table: first.table, keyColumn: first.keyColumn,
                                                      indexColumns: first.indexColumns, count: batch.count)
-            let statementBinds = binds
             let written = try await transaction { connection in
                 var keys = Set<String>()
-                for row in try await self.run(sql, statementBinds, on: connection) {
+                for row in try await self.run(sql, binds, on: connection) {
                     guard let key = try? row.decode(String.self) else { throw StorageError.corrupt("\(first.table) update returned no key") }
                     keys.insert(key)
                 }

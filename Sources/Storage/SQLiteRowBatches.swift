@@ -66,7 +66,7 @@ struct SQLiteBatchedRead: Sendable {
 
 /// One compare-and-swap write, batched with concurrent writes of other rows of the same table
 /// that change the same index columns.
-struct SQLiteBatchedWrite: Sendable {
+struct SQLiteBatchedWrite: BatchedCompareAndSwap {
     let batches: SQLiteRowBatches
     /// Which index columns the write changes (bit i: `indexColumns[i]`).
     let mask: Int
@@ -117,13 +117,7 @@ extension SQLiteStorage {
                 let sql = first.batches.compareAndSwapOne[first.mask]
                 return [!(try await withConnection { try await execute(sql, binds) }).isEmpty]
             }
-            var binds: [SQLiteData] = []
-            binds.reserveCapacity(batch.count * (first.values.count + 2))
-            for write in batch {
-                binds.append(.text(write.key))
-                binds.append(contentsOf: write.values)
-                binds.append(.text(write.expected))
-            }
+            let binds = SQLiteBatchedWrite.binds(batch, text: SQLiteData.text)
             let sql = first.batches.compareAndSwap(mask: first.mask, count: batch.count)
             let rows = try await withConnection { try await execute(sql, binds) }
             var written = Set<String>()
