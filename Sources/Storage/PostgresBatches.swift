@@ -47,7 +47,19 @@ extension PostgresStorage {
             candidate.passwordConnectorID == batch[0].passwordConnectorID
         }, run: { batch in
             let binds = [PostgresBindValue.text(batch[0].passwordConnectorID)] + batch.map { .text($0.id) }
-            let rows = try await withConnection { try await self.run(PostgresBatches.tokenWithUser(count: batch.count), binds, on: $0) }
+            let rows: [PostgresRow]
+            do {
+                rows = try await withConnection { try await self.run(PostgresBatches.tokenWithUser(count: batch.count), binds, on: $0) }
+            } catch {
+                // A body that is not JSON fails the cast, and with it the statement; read each
+                // token alone instead (users left to `getPassword`), so only that grant fails.
+                var tokens: [TokenUserRow?] = []
+                for request in batch {
+                    let row = try await withConnection { try await self.run("SELECT data FROM refresh_token WHERE id = $1", [.text(request.id)], on: $0) }.first
+                    tokens.append(try row.map { TokenUserRow(token: try $0.decode(String.self), user: nil) })
+                }
+                return tokens
+            }
             var found: [String: TokenUserRow] = [:]
             for row in rows {
                 let (id, data, email, user): (String, String, String?, String?)

@@ -165,7 +165,10 @@ enum SQLiteTokenUserReads {
 
     static func select(count: Int) -> String {
         "SELECT t.id AS k, t.data AS data, p.email AS user_key, p.data AS user FROM refresh_token AS t "
-            + "LEFT JOIN password AS p ON t.data ->> '$.connectorID' = ? AND p.email = lower(t.data ->> '$.claims.email') "
+            // CASE, not AND: a body that is not JSON must not fail the statement (and with it
+            // every grant of the batch); its own grant reports it when decoding.
+            + "LEFT JOIN password AS p ON CASE WHEN json_valid(t.data) THEN t.data ->> '$.connectorID' END = ? "
+            + "AND p.email = lower(CASE WHEN json_valid(t.data) THEN t.data ->> '$.claims.email' END) "
             + "WHERE t.id IN (\(Array(repeating: "?", count: count).joined(separator: ", ")))"
     }
 

@@ -58,6 +58,26 @@ struct PostgresStorageTests {
         #expect(ulla.user == nil || ulla.user == ullaStored)
         await #expect(throws: StorageError.self) { try await store.getRefreshTokenWithUser(id: "missing", passwordConnectorID: "local") }
         try await store.deleteRefreshToken(id: "t-ulla")
+        // A body that is not JSON fails its own read, not its batch's.
+        _ = try await store.withConnection {
+            try await store.run("INSERT INTO refresh_token (id, created_at_us, last_used_us, data) VALUES ('t-bad', 0, 0, 'not json')", on: $0)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for round in 0..<20 {
+                group.addTask { () async throws -> Void in
+                    if round.isMultiple(of: 2) {
+                        await #expect(throws: StorageError.self) { try await store.getRefreshTokenWithUser(id: "t-bad", passwordConnectorID: "local") }
+                    } else {
+                        // Batched with the bad one, the token is read alone and its user left to getPassword.
+                        let read = try await store.getRefreshTokenWithUser(id: "t1", passwordConnectorID: "local")
+                        #expect(read.token.id == "t1")
+                        #expect(read.user == nil || read.user?.userID == "u1")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await store.deleteRefreshToken(id: "t-bad")
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<count {

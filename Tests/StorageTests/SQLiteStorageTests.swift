@@ -297,6 +297,25 @@ struct SQLiteStorageTests {
                 #expect(found == expected[id]!.1, "\(id)")
             }
             #expect(store.tokenUserReads.statistics.requests == 8 + 40)
+
+            // A body that is not JSON fails its own read, not the statement its batch shares.
+            _ = try await store.withConnection {
+                try await store.execute("INSERT INTO refresh_token (id, created_at_us, last_used_us, data) VALUES ('t-bad', 0, 0, 'not json')")
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for round in 0..<20 {
+                    group.addTask { () async throws -> Void in
+                        if round.isMultiple(of: 2) {
+                            await #expect(throws: StorageError.self) {
+                                try await store.getRefreshTokenWithUser(id: "t-bad", passwordConnectorID: "local")
+                            }
+                        } else {
+                            #expect(try await store.getRefreshTokenWithUser(id: "t-bob", passwordConnectorID: "local").user?.userID == "u-bob")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
             try await store.close()
         }
     }
