@@ -165,10 +165,7 @@ enum SQLiteTokenUserReads {
 
     static func select(count: Int) -> String {
         "SELECT t.id AS k, t.data AS data, p.email AS user_key, p.data AS user FROM refresh_token AS t "
-            // CASE, not AND: a body that is not JSON must not fail the statement (and with it
-            // every grant of the batch); its own grant reports it when decoding.
-            + "LEFT JOIN password AS p ON CASE WHEN json_valid(t.data) THEN t.data ->> '$.connectorID' END = ? "
-            + "AND p.email = lower(CASE WHEN json_valid(t.data) THEN t.data ->> '$.claims.email' END) "
+            + "LEFT JOIN password AS p ON t.data ->> '$.connectorID' = ? AND p.email = lower(t.data ->> '$.claims.email') "
             + "WHERE t.id IN (\(Array(repeating: "?", count: count).joined(separator: ", ")))"
     }
 
@@ -177,7 +174,20 @@ enum SQLiteTokenUserReads {
         var binds: [SQLiteData] = [.text(batch[0].passwordConnectorID)]
         binds.reserveCapacity(batch.count + 1)
         for request in batch { binds.append(.text(request.id)) }
-        let rows = try await storage.read(select(count: batch.count), binds)
+        let rows: [SQLiteRow]
+        do {
+            rows = try await storage.read(select(count: batch.count), binds)
+        } catch {
+            // A body that is not JSON fails `->>`, and with it the statement; read each token
+            // alone instead (users left to `getPassword`), so only that grant fails. (Checking
+            // `json_valid` in the statement instead cost 3% of a grant.)
+            var tokens: [Row?] = []
+            for request in batch {
+                let row = try await storage.read(SQLiteTables.refreshToken.selectByKey, [.text(request.id)]).first
+                tokens.append(row.flatMap { $0.column("data")?.string }.map { Row(token: $0, user: nil) })
+            }
+            return tokens
+        }
         var found: [String: Row] = [:]
         found.reserveCapacity(rows.count)
         for row in rows {

@@ -74,8 +74,18 @@ public final class SQLiteStorage: GatewayStorage {
         }
         let store = SQLiteStorage(connection: connection, logger: logger)
         do {
-            try await store.configure(file: file)
-            try await SQLiteMigrations.run(on: store)
+            // Two processes opening one new file at once: switching it to WAL can answer
+            // SQLITE_BUSY at once, without the busy handler (SQLite does not wait inside a
+            // journal-mode change). Both steps are idempotent, so wait a little and repeat.
+            for attempt in 1... {
+                do {
+                    try await store.configure(file: file)
+                    try await SQLiteMigrations.run(on: store)
+                    break
+                } catch let error as StorageError where error.isUnavailable && error.reason.contains("database is locked") && attempt < 100 {
+                    try await Task.sleep(nanoseconds: 20_000_000)
+                }
+            }
             if file != ":memory:" { try await store.openReader(file: file) }
         } catch {
             try? await store.close()
