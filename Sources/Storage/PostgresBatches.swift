@@ -43,7 +43,7 @@ struct PostgresBatchedWrite: BatchedCompareAndSwap {
 extension PostgresStorage {
     /// The refresh token and its password-DB user in one statement, batched (see `getRefreshTokenWithUser`).
     func readTokenWithUser(id: String, passwordConnectorID: String) async throws -> TokenUserRow? {
-        try await tokenUserReads.submit(SQLiteTokenUserRead(id: id, passwordConnectorID: passwordConnectorID), fits: { batch, candidate in
+        try await tokenUserReads.submit(TokenUserRead(id: id, passwordConnectorID: passwordConnectorID), fits: { batch, candidate in
             candidate.passwordConnectorID == batch[0].passwordConnectorID
         }, run: { batch in
             let binds = [PostgresBindValue.text(batch[0].passwordConnectorID)] + batch.map { .text($0.id) }

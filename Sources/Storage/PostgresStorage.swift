@@ -34,7 +34,7 @@ public final class PostgresStorage: GatewayStorage {
     /// Rows `get` read for the `update` that follows (refresh tokens; see `RecentReads`).
     let recentReads = RecentReads()
     /// Group commit on the token path (`PostgresBatches`).
-    let tokenUserReads = Coalescer<SQLiteTokenUserRead, TokenUserRow?>(limit: PostgresBatches.limit)
+    let tokenUserReads = Coalescer<TokenUserRead, TokenUserRow?>(limit: PostgresBatches.limit)
     let writeBatches = Coalescer<PostgresBatchedWrite, Bool>(limit: PostgresBatches.limit)
     let operationTimeout: Duration
     private let runTask: Task<Void, Never>

@@ -148,7 +148,7 @@ struct TokenUserRow: Sendable {
 }
 
 /// One refresh token read together with the password-DB user its claims name.
-struct SQLiteTokenUserRead: Sendable {
+struct TokenUserRead: Sendable {
     let id: String
     let passwordConnectorID: String
 }
@@ -170,7 +170,7 @@ enum SQLiteTokenUserReads {
     }
 
     /// One row per request (nil: no such token); every request of a batch names the same connector.
-    static func run(_ batch: [SQLiteTokenUserRead], on storage: SQLiteStorage) async throws -> [Row?] {
+    static func run(_ batch: [TokenUserRead], on storage: SQLiteStorage) async throws -> [Row?] {
         var binds: [SQLiteData] = [.text(batch[0].passwordConnectorID)]
         binds.reserveCapacity(batch.count + 1)
         for request in batch { binds.append(.text(request.id)) }

@@ -93,7 +93,7 @@ extension SQLiteStorage {
     }
     /// One statement for both rows, batched with concurrent grants (`SQLiteTokenUserReads`).
     public func getRefreshTokenWithUser(id: String, passwordConnectorID: String) async throws -> RefreshTokenWithUser {
-        let request = SQLiteTokenUserRead(id: id, passwordConnectorID: passwordConnectorID)
+        let request = TokenUserRead(id: id, passwordConnectorID: passwordConnectorID)
         guard let row = try await tokenUserReads.submit(request, fits: { batch, candidate in
             candidate.passwordConnectorID == batch[0].passwordConnectorID
         }, run: { batch in

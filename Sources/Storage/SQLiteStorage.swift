@@ -46,7 +46,7 @@ public final class SQLiteStorage: GatewayStorage {
         ($0.table, Coalescer<SQLiteBatchedWrite, Bool>(limit: SQLiteRowBatches.limit))
     })
     /// Refresh grants' combined token-and-user reads (`SQLiteTokenUserReads`).
-    let tokenUserReads = Coalescer<SQLiteTokenUserRead, SQLiteTokenUserReads.Row?>(limit: SQLiteRowBatches.limit)
+    let tokenUserReads = Coalescer<TokenUserRead, TokenUserRow?>(limit: SQLiteRowBatches.limit)
     let logger: Logger
 
     private init(connection: SQLiteConnection, logger: Logger) {
