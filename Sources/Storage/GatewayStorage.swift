@@ -113,6 +113,31 @@ public struct RefreshTokenWithUser: Sendable {
     }
 }
 
+// The combined read's pieces shared by the backends that join (SQLite, PostgreSQL).
+
+/// A refresh token's body and the key and body of the password row joined to it.
+struct TokenUserRow: Sendable {
+    let token: String
+    let user: (key: String, body: String)?
+
+    /// The decoded pair. The user is kept only if it is exactly the row
+    /// `getPassword(email: claims.email.lowercased())` reads (SQL's `lower` may fold case
+    /// differently from Swift); otherwise the caller reads it itself.
+    func decoded(passwordConnectorID: String) throws -> RefreshTokenWithUser {
+        let token = try StorageCodec.decode(RefreshToken.self, from: self.token)
+        guard token.connectorID == passwordConnectorID, let user, user.key == token.claims.email.lowercased() else {
+            return RefreshTokenWithUser(token: token)
+        }
+        return RefreshTokenWithUser(token: token, user: try StorageCodec.decode(Password.self, from: user.body))
+    }
+}
+
+/// One refresh token read together with the password-DB user its claims name.
+struct TokenUserRead: Sendable {
+    let id: String
+    let passwordConnectorID: String
+}
+
 extension GatewayStorage {
     /// Backends without a combined read: the token alone.
     public func getRefreshTokenWithUser(id: String, passwordConnectorID: String) async throws -> RefreshTokenWithUser {

@@ -130,29 +130,6 @@ extension SQLiteStorage {
     }
 }
 
-/// A refresh token's body and the key and body of the password row joined to it.
-struct TokenUserRow: Sendable {
-    let token: String
-    let user: (key: String, body: String)?
-
-    /// The decoded pair. The user is kept only if it is exactly the row
-    /// `getPassword(email: claims.email.lowercased())` reads (SQL's `lower` may fold case
-    /// differently from Swift); otherwise the caller reads it itself.
-    func decoded(passwordConnectorID: String) throws -> RefreshTokenWithUser {
-        let token = try StorageCodec.decode(RefreshToken.self, from: self.token)
-        guard token.connectorID == passwordConnectorID, let user, user.key == token.claims.email.lowercased() else {
-            return RefreshTokenWithUser(token: token)
-        }
-        return RefreshTokenWithUser(token: token, user: try StorageCodec.decode(Password.self, from: user.body))
-    }
-}
-
-/// One refresh token read together with the password-DB user its claims name.
-struct TokenUserRead: Sendable {
-    let id: String
-    let passwordConnectorID: String
-}
-
 /// The combined read of a refresh grant: the token and, for a token of the password DB
 /// connector, the `password` row under its claims' email, in one statement for a whole batch.
 ///
@@ -161,8 +138,6 @@ struct TokenUserRead: Sendable {
 /// The user row is matched with SQLite's `lower`, which folds ASCII only; the Swift side uses it
 /// only when the row's key equals the Swift-lower-cased email (`getRefreshTokenWithUser`).
 enum SQLiteTokenUserReads {
-    typealias Row = TokenUserRow
-
     static func select(count: Int) -> String {
         "SELECT t.id AS k, t.data AS data, p.email AS user_key, p.data AS user FROM refresh_token AS t "
             + "LEFT JOIN password AS p ON t.data ->> '$.connectorID' = ? AND p.email = lower(t.data ->> '$.claims.email') "
@@ -170,7 +145,7 @@ enum SQLiteTokenUserReads {
     }
 
     /// One row per request (nil: no such token); every request of a batch names the same connector.
-    static func run(_ batch: [TokenUserRead], on storage: SQLiteStorage) async throws -> [Row?] {
+    static func run(_ batch: [TokenUserRead], on storage: SQLiteStorage) async throws -> [TokenUserRow?] {
         var binds: [SQLiteData] = [.text(batch[0].passwordConnectorID)]
         binds.reserveCapacity(batch.count + 1)
         for request in batch { binds.append(.text(request.id)) }
@@ -181,14 +156,14 @@ enum SQLiteTokenUserReads {
             // A body that is not JSON fails `->>`, and with it the statement; read each token
             // alone instead (users left to `getPassword`), so only that grant fails. (Checking
             // `json_valid` in the statement instead cost 3% of a grant.)
-            var tokens: [Row?] = []
+            var tokens: [TokenUserRow?] = []
             for request in batch {
                 let row = try await storage.read(SQLiteTables.refreshToken.selectByKey, [.text(request.id)]).first
-                tokens.append(row.flatMap { $0.column("data")?.string }.map { Row(token: $0, user: nil) })
+                tokens.append(row.flatMap { $0.column("data")?.string }.map { TokenUserRow(token: $0, user: nil) })
             }
             return tokens
         }
-        var found: [String: Row] = [:]
+        var found: [String: TokenUserRow] = [:]
         found.reserveCapacity(rows.count)
         for row in rows {
             guard let id = row.column("k")?.string, let data = row.column("data")?.string else {
@@ -196,7 +171,7 @@ enum SQLiteTokenUserReads {
             }
             var user: (key: String, body: String)?
             if let key = row.column("user_key")?.string, let body = row.column("user")?.string { user = (key, body) }
-            found[id] = Row(token: data, user: user)
+            found[id] = TokenUserRow(token: data, user: user)
         }
         return batch.map { found[$0.id] }
     }
