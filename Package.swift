@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "ClaimMappingTests", dependencies: ["ClaimMapping", "FedgateCore"]),
         .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "FedgateCore", "TestProcessSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageConformance", "FedgateCore", "TestProcessSupport", .product(name: "Logging", package: "swift-log"), .product(name: "SQLiteNIO", package: "sqlite-nio")]),
-        .testTarget(name: "SigningTests", dependencies: ["Signing", "Storage", "FedgateCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SigningTests", dependencies: ["Signing", "Storage", "FedgateCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -4,6 +4,7 @@ import JWTKit
 import Signing
 import Storage
 import Testing
+import _CryptoExtras
 
 @Suite("TokenSigner and TokenVerifier")
 struct TokenSignerTests {
@@ -151,5 +152,48 @@ struct TokenSignerTests {
         }
         #expect(tokens.count == 64)
         for (i, jwt) in tokens { #expect(try verifier.verify(jwt, now: Date()).sub == "user-\(i)") }
+    }
+
+    @Test("RS256 signatures from pooled OpenSSL contexts equal swift-crypto's, on more threads at once than the pool keeps")
+    func pooledRSAContexts() throws {
+        // RSASSA-PKCS1-v1_5 is deterministic, so an independent implementation must produce the
+        // same bytes for every message, whichever pooled (or freshly set up) context signed it.
+        let reference = try _RSA.Signing.PrivateKey(pemRepresentation: try Self.rsa.pkcs8PEM())
+        let threads = 24, perThread = 3
+        let results = Locked<[Int: [UInt8]]>([:])
+        let done = DispatchGroup()
+        for t in 0..<threads {
+            done.enter()
+            let thread = Thread {
+                for k in 0..<perThread {
+                    let index = t * perThread + k
+                    if let signature = try? Self.rsa.sign(Array("message \(index)".utf8)) {
+                        results.withLock { $0[index] = signature }
+                    }
+                }
+                done.leave()
+            }
+            thread.start()
+        }
+        done.wait()
+        let signatures = results.withLock { $0 }
+        #expect(signatures.count == threads * perThread)
+        let differing = try signatures.keys.sorted().filter { index in
+            let expected = try reference.signature(for: Data("message \(index)".utf8), padding: .insecurePKCS1v1_5)
+            return signatures[index] != Array(expected.rawRepresentation)
+        }
+        #expect(differing == [], "messages whose signature differs from swift-crypto's")
+    }
+}
+
+/// A value shared by the threads of a test.
+private final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }
