@@ -1,7 +1,7 @@
 import FedgateCore
 import Foundation
 import JWTKit
-import Signing
+@testable import Signing
 import Storage
 import Testing
 import _CryptoExtras
@@ -186,14 +186,3 @@ struct TokenSignerTests {
     }
 }
 
-/// A value shared by the threads of a test.
-private final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}
