@@ -34,12 +34,17 @@ struct PostgresStorageTests {
         try await again.close()
     }
 
-    @Test("concurrent grants read token and user in batches and rotate in batched transactions; every write lands once")
-    func batchedGrants() async throws {
+    /// Two stores (replicas) on one new database.
+    static func twoReplicas() async throws -> (PostgresStorage, PostgresStorage) {
         let server = try await PostgresTestServer.shared
         let options = server.options(database: try await server.createDatabase())
         let store = try await PostgresStorage.open(options, logger: testLogger)
-        let other = try await PostgresStorage.open(options, logger: testLogger)  // another replica
+        return (store, try await PostgresStorage.open(options, logger: testLogger))
+    }
+
+    @Test("concurrent grants read token and user in batches and rotate in batched transactions; every write lands once")
+    func batchedGrants() async throws {
+        let (store, other) = try await Self.twoReplicas()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         let count = 120
         for index in 0..<count {
@@ -145,10 +150,7 @@ struct PostgresStorageTests {
 
     @Test("an update after a get swaps the row the get read; a row another replica changed since is never overwritten")
     func rememberedReads() async throws {
-        let server = try await PostgresTestServer.shared
-        let options = server.options(database: try await server.createDatabase())
-        let store = try await PostgresStorage.open(options, logger: testLogger)
-        let other = try await PostgresStorage.open(options, logger: testLogger)  // another replica
+        let (store, other) = try await Self.twoReplicas()
         try await checkRememberedReads(store, other, remembered: { store.recentReads.count })
         try await store.close()
         try await other.close()
