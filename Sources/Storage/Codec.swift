@@ -12,9 +12,23 @@ import Foundation
 /// Any `Date` whose Unix time is a whole number of microseconds (in particular every date
 /// rounded to the millisecond, as the conformance suite uses) reads back `==` to what was written.
 public enum StorageCodec {
-    /// Unix time in whole microseconds (rounded to nearest).
+    /// Unix time in whole microseconds (rounded to nearest), clamped to what 64 bits hold
+    /// (about ±292,000 years), so no date can trap the conversion.
     public static func microseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let value = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        guard value.isFinite else { return value.isNaN ? 0 : (value < 0 ? .min : .max) }
+        return Int64(exactly: value) ?? (value < 0 ? .min : .max)
+    }
+
+    /// The microseconds of a stored number of Unix seconds; a value that is not a finite time
+    /// within 64 bits of microseconds (`1e300`, `inf` from a damaged row) is corrupt storage,
+    /// never a trap.
+    public static func microseconds(storedSeconds seconds: Double) throws -> Int64 {
+        let value = (seconds * 1_000_000).rounded()
+        guard value.isFinite, let microseconds = Int64(exactly: value) else {
+            throw StorageError.corrupt("stored time \(seconds) is out of range")
+        }
+        return microseconds
     }
 
     /// The date for a Unix time in microseconds.
@@ -43,7 +57,7 @@ public enum StorageCodec {
             let seconds = try decoder.singleValueContainer().decode(Double.self)
             // The stored double is within half an ulp (~0.1 µs) of the microsecond value, so
             // rounding recovers the exact microsecond count.
-            return date(microseconds: Int64((seconds * 1_000_000).rounded()))
+            return date(microseconds: try microseconds(storedSeconds: seconds))
         }
         return decoder
     }
@@ -78,7 +92,7 @@ public enum StorageCodec {
 
 /// The date `makeDecoder()` makes of a stored number of seconds.
 private func storedDate(_ reader: inout JSONReader) throws -> Date {
-    StorageCodec.date(microseconds: Int64((try reader.double() * 1_000_000).rounded()))
+    StorageCodec.date(microseconds: try StorageCodec.microseconds(storedSeconds: try reader.double()))
 }
 
 /// Reads `text` as one object, `member` reading each member's value; false when the text is not

@@ -38,7 +38,7 @@ extension EtcdStorage {
                     stored = try self.decode(kv)
                 } catch {
                     self.logger.warning("garbage collection skipped an unreadable value",
-                                        metadata: ["key": "\(String(decoding: key, as: UTF8.self))"])
+                                        metadata: ["key": "\(Self.redacted(String(decoding: key, as: UTF8.self)))"])
                     continue
                 }
                 if isDead(stored.value) { doomed.append((key, revision)) }

@@ -100,6 +100,14 @@ public final class EtcdStorage: GatewayStorage {
 
     // MARK: Operations
 
+    /// A key for messages and logs: its kind, without the id. Ids can be bearer secrets (an
+    /// authorization code's id is the code; a device token's is the device code), and errors
+    /// reach the logs.
+    static func redacted(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return path[...slash] + "…"
+    }
+
     func create<Value: EtcdValue>(_ path: String, _ value: Value) async throws {
         let bytes = try value.etcdEncode()
         let key = key(path)
@@ -113,10 +121,10 @@ public final class EtcdStorage: GatewayStorage {
                 // Did our put land? Our bytes there mean yes; no key means no (send it again).
                 guard let current = try await client.range(.init(key: key)).kvs?.first else { continue }
                 if current.value == bytes { return }
-                throw StorageError.unavailable("etcd: create of \(path) may have failed: \(unknown.message)")
+                throw StorageError.unavailable("etcd: create of \(Self.redacted(path)) may have failed: \(unknown.message)")
             }
         }
-        throw StorageError.unavailable("etcd: create of \(path) kept timing out")
+        throw StorageError.unavailable("etcd: create of \(Self.redacted(path)) kept timing out")
     }
 
     func get<Value: EtcdValue>(_ path: String, as type: Value.Type) async throws -> Value {
@@ -158,7 +166,7 @@ public final class EtcdStorage: GatewayStorage {
                     if now?.value == bytes { return }
                     let seen = current?.modRevision ?? 0
                     guard (now?.mod_revision?.value ?? 0) == seen else {
-                        throw StorageError.unavailable("etcd: update of \(path) may have failed: \(unknown.message)")
+                        throw StorageError.unavailable("etcd: update of \(Self.redacted(path)) may have failed: \(unknown.message)")
                     }
                     continue
                 }
@@ -168,7 +176,7 @@ public final class EtcdStorage: GatewayStorage {
                 let cap = UInt64(1) << UInt64(min(attempt - 1, 6))
                 try? await Task.sleep(nanoseconds: UInt64.random(in: 0...cap * 1_000_000))
             }
-            self.logger.warning("etcd update kept losing its compare-and-swap", metadata: ["key": "\(path)"])
+            self.logger.warning("etcd update kept losing its compare-and-swap", metadata: ["key": "\(Self.redacted(path))"])
             throw StorageError.conflict
         }
     }
@@ -181,7 +189,7 @@ public final class EtcdStorage: GatewayStorage {
         } catch is EtcdOutcomeUnknown {
             // Deleting is idempotent in effect: if the key is gone now, it is deleted.
             guard try await client.range(.init(key: key)).kvs?.first == nil else {
-                throw StorageError.unavailable("etcd: delete of \(path) may have failed")
+                throw StorageError.unavailable("etcd: delete of \(Self.redacted(path)) may have failed")
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import SQLiteNIO
 
@@ -66,6 +67,7 @@ public final class SQLiteStorage: GatewayStorage {
     /// - Parameter file: a file path, or `":memory:"` for a private in-memory database.
     public static func open(file: String, logger: Logger) async throws -> SQLiteStorage {
         let storage: SQLiteConnection.Storage = file == ":memory:" ? .memory : .file(path: file)
+        if file != ":memory:" { try restrictToOwner(file: file, logger: logger) }
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(storage: storage, logger: logger)
@@ -92,6 +94,30 @@ public final class SQLiteStorage: GatewayStorage {
             throw error
         }
         return store
+    }
+
+    /// The database holds signing keys, client secrets and password hashes, so it and its WAL
+    /// and shared-memory files are readable by their owner only (0600). SQLite would create a
+    /// new file with 0644 under the usual umask; creating it empty first with 0600 makes SQLite
+    /// use that mode for the `-wal` and `-shm` files too. Files that exist with group or other
+    /// permissions are tightened, with a notice.
+    static func restrictToOwner(file: String, logger: Logger) throws {
+        let descriptor = Glibc.open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+        } else if errno != EEXIST {
+            throw StorageError.unavailable("cannot create SQLite database at \(file): \(String(cString: strerror(errno)))")
+        }
+        for path in [file, file + "-wal", file + "-shm"] {
+            var status = stat()
+            guard stat(path, &status) == 0, status.st_mode & 0o077 != 0, status.st_mode & S_IFMT == S_IFREG else { continue }
+            guard chmod(path, status.st_mode & 0o700) == 0 else {
+                throw StorageError.unavailable("cannot restrict \(path) to its owner (mode 0600): \(String(cString: strerror(errno)))")
+            }
+            logger.notice("restricted SQLite file to its owner", metadata: [
+                "file": .string(path), "was": .string(String(status.st_mode & 0o777, radix: 8)),
+            ])
+        }
     }
 
     /// Opens the read connection (after migrations, so it sees the final schema).

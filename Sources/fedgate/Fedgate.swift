@@ -40,13 +40,24 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web-https-addr"), help: "Override web.https (host:port).")
     var webHTTPSAddr: String?
 
+    @Option(name: .customLong("telemetry-addr"), help: "Override telemetry.http (host:port).")
+    var telemetryAddr: String?
+
+    @Option(name: .customLong("grpc-addr"), help: "Dex's gRPC API address: accepted for Dex's command lines (the Helm chart's), not served.")
+    var grpcAddr: String?
+
     @Argument(help: "The config file (Dex's config.yaml schema).")
     var file: String
 
     func run() async throws {
         var config = try loadConfig(file)
-        if let webHTTPAddr { config.web.http = webHTTPAddr }
-        if let webHTTPSAddr { config.web.https = webHTTPSAddr }
+        do {
+            // Dex applies its flags, then validates: an HTTPS address still needs its cert and key.
+            try config.override(webHTTP: webHTTPAddr, webHTTPS: webHTTPSAddr, telemetryHTTP: telemetryAddr, file: file)
+        } catch let errors as ConfigErrors {
+            FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+            throw ExitCode(2)
+        }
         let level = config.logger.level
         let format: FedgateLogHandler.Format = config.logger.format == .json ? .json : .text
         LoggingSystem.bootstrap { label in FedgateLogHandler(label: label, level: level, format: format) }
@@ -57,6 +68,10 @@ struct Serve: AsyncParsableCommand {
             "event_loops": .stringConvertible(NIOSingletons.groupLoopCountSuggestion),
             "blocking_threads": .stringConvertible(NIOSingletons.blockingPoolThreadCountSuggestion),
         ])
+        if let grpcAddr {
+            logger.warning("--grpc-addr is accepted for Dex compatibility; Fedgate has no gRPC API, nothing listens there",
+                           metadata: ["grpc_addr": .string(grpcAddr)])
+        }
         let gateway: Gateway
         do {
             gateway = try await Gateway.make(config: config, logger: logger)
@@ -69,6 +84,7 @@ struct Serve: AsyncParsableCommand {
         }
         let server = GatewayServer(gateway: gateway, httpAddress: config.web.http, httpsAddress: config.web.https,
                                    tlsCert: config.web.tlsCert, tlsKey: config.web.tlsKey,
+                                   tlsMinVersion: config.web.tlsMinVersion, tlsMaxVersion: config.web.tlsMaxVersion,
                                    telemetryAddress: config.telemetry.http, version: FedgateVersion.string)
         do {
             try await server.run()

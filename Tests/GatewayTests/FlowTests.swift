@@ -216,6 +216,19 @@ struct FlowTests {
         #expect(Gateway.validRedirectURI("urn:ietf:wg:oauth:2.0:oob", client: cli))
         #expect(!Gateway.validRedirectURI("https://127.0.0.1:8000/cb", client: cli))
         #expect(!Gateway.validRedirectURI("http://127.0.0.1.evil.example/cb", client: cli))
+        // Names shaped like an address are names, not loopback literals.
+        for name in ["127.a.evil.example", "127.0.0.evil", "127.0.0.1x", "127.1", "127.0.0.256", "0x7f.0.0.1", "127.0.0.1.", "::2", "localhost.evil.example"] {
+            #expect(!Gateway.validRedirectURI("http://\(name)/cb", client: cli), "\(name)")
+            #expect(!Gateway.validRedirectURI("http://\(name):8000/cb", client: cli), "\(name)")
+        }
+        #expect(!Gateway.validRedirectURI("http://127.0.0.1@evil.example/cb", client: cli))
+        #expect(Gateway.validRedirectURI("http://127.255.0.9:8000/cb", client: cli))
+        #expect(Gateway.validRedirectURI("http://[0:0:0:0:0:0:0:1]:8000/cb", client: cli))
+        #expect(!Gateway.validRedirectURI("http://[::2]:8000/cb", client: cli))
+        // Dex's device callback loads from a config but is never a redirect target.
+        let device = Client(id: "incus", redirectURIs: ["https://app.example/cb", "/device/callback"], isPublic: true)
+        #expect(Gateway.validRedirectURI("https://app.example/cb", client: device))
+        #expect(!Gateway.validRedirectURI("/device/callback", client: device))
     }
 
     @Test("PKCE verification: S256, plain, wrong verifier, missing verifier")

@@ -77,6 +77,16 @@ struct TokenLifecycleTests {
             #expect(refreshInfo["active"] as? Bool == true)
             #expect(refreshInfo["token_type"] as? String == "refresh_token")
 
+            // A wrong token_type_hint is only a hint (RFC 7662 §2.1): both tokens are still found.
+            let (_, hintedAccess) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret",
+                                                        [("token", access), ("token_type_hint", "refresh_token")])
+            #expect(hintedAccess["active"] as? Bool == true)
+            #expect(hintedAccess["client_id"] as? String == "example-app")
+            let (_, hintedRefresh) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret",
+                                                         [("token", refresh), ("token_type_hint", "access_token")])
+            #expect(hintedRefresh["active"] as? Bool == true)
+            #expect(hintedRefresh["token_type"] as? String == "refresh_token")
+
             let (badAuth, _) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "wrong", [("token", access)])
             #expect(badAuth == .unauthorized)
             let (_, garbage) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", "nonsense")])
@@ -202,8 +212,61 @@ struct ThrottleTests {
         let policy = config.oauth2.passwordPolicy
         let a = LoginThrottler(storage: storage, policy: policy, now: Date.init)
         let b = LoginThrottler(storage: storage, policy: policy, now: Date.init)
-        for _ in 0..<3 { try await a.recordFailure(connectorID: "local", username: "Jane", address: "10.0.0.1") }
-        #expect(try await b.check(connectorID: "local", username: "jane", address: "10.0.0.2") != .allowed)
-        #expect(try await b.check(connectorID: "local", username: "joe", address: "10.0.0.2") == .allowed)
+        for _ in 0..<3 { #expect(try await Self.admitted(a.begin(connectorID: "local", username: "Jane", address: "10.0.0.1")) != nil) }
+        #expect(try await Self.admitted(b.begin(connectorID: "local", username: "jane", address: "10.0.0.2")) == nil)
+        #expect(try await Self.admitted(b.begin(connectorID: "local", username: "joe", address: "10.0.0.2")) != nil)
+    }
+
+    static func admitted(_ verdict: LoginThrottler.Verdict) -> LoginThrottler.Attempt? {
+        if case .allowed(let attempt) = verdict { return attempt }
+        return nil
+    }
+
+    @Test("concurrent guesses cannot outrun the limit: of 40 at once, exactly maxFailures reach the password check")
+    func concurrentGuesses() async throws {
+        let storage = MemoryStorage()
+        let policy = PasswordPolicySettings(maxFailures: 3, maxFailuresPerIP: 0, window: 60, lockout: 30, maxLockout: 60)
+        // Two throttlers on one store, as two replicas would be.
+        let replicas = [LoginThrottler(storage: storage, policy: policy, now: Date.init),
+                        LoginThrottler(storage: storage, policy: policy, now: Date.init)]
+        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<40 {
+                group.addTask { Self.admitted(try await replicas[i % 2].begin(connectorID: "local", username: "jane", address: "10.0.0.\(i)")) != nil }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(admitted == 3)
+        let stored = try await storage.getLoginThrottle(key: LoginThrottler.userKey(connectorID: "local", username: "jane"))
+        #expect(stored.failures == 3)
+        #expect(stored.lockedUntil != nil)
+    }
+
+    @Test("a success takes its attempt back from the address count, and clears the username; an upstream error counts nothing")
+    func successAndUpstreamErrors() async throws {
+        let storage = MemoryStorage()
+        let policy = PasswordPolicySettings(maxFailures: 2, maxFailuresPerIP: 2, window: 60, lockout: 30, maxLockout: 60)
+        let throttler = LoginThrottler(storage: storage, policy: policy, now: Date.init)
+        let ip = LoginThrottler.addressKey("10.0.0.7")
+        func begin(_ user: String) async throws -> LoginThrottler.Attempt? {
+            Self.admitted(try await throttler.begin(connectorID: "local", username: user, address: "10.0.0.7"))
+        }
+        // One failure from the address (counted by begin), then a success: the address keeps one.
+        _ = try #require(try await begin("mallory"))
+        let good = try #require(try await begin("alice"))
+        #expect(try await storage.getLoginThrottle(key: ip).lockedUntil != nil)  // the second attempt reached the limit...
+        await throttler.succeeded(good)
+        let afterSuccess = try await storage.getLoginThrottle(key: ip)
+        #expect(afterSuccess.failures == 1)
+        #expect(afterSuccess.lockedUntil == nil)  // ...and the success took that lock back
+        await #expect(throws: StorageError.self) {
+            try await storage.getLoginThrottle(key: LoginThrottler.userKey(connectorID: "local", username: "alice"))
+        }
+        // Upstream errors are not failures: three abandoned attempts leave the counts as they were.
+        for _ in 0..<3 { await throttler.abandoned(try #require(try await begin("bob"))) }
+        #expect(try await storage.getLoginThrottle(key: ip).failures == 1)
+        #expect(try await storage.getLoginThrottle(key: LoginThrottler.userKey(connectorID: "local", username: "bob")).failures == 0)
+        // The second real failure locks the address for everyone.
+        _ = try #require(try await begin("mallory"))
+        #expect(try await begin("carol") == nil)
     }
 }

@@ -108,6 +108,14 @@ struct EtcdDexFormatTests {
         try await store.close()
     }
 
+    @Test("keys in error messages and logs name their kind, never the id (an auth code's id is the code)")
+    func redactedKeys() {
+        #expect(EtcdStorage.redacted("auth_code/Sp1XgXjzYwQ7") == "auth_code/…")
+        #expect(EtcdStorage.redacted("/dex/device_token/dev-code-secret") == "/dex/device_token/…")
+        #expect(!EtcdStorage.redacted("refresh_token/abc123").contains("abc123"))
+        #expect(EtcdStorage.redacted("keys") == "keys")
+    }
+
     @Test("Go's RFC 3339 times: formatting trims zeros, parsing takes offsets and nanoseconds")
     func goTime() {
         #expect(EtcdGoTime.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")

@@ -31,6 +31,33 @@ struct SQLiteStorageTests {
         try await memory.close()
     }
 
+    @Test("the database and its WAL files are readable by their owner only; a world-readable file is tightened")
+    func fileModes() async throws {
+        func mode(_ path: String) throws -> Int {
+            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
+        }
+        try await withTemporaryDirectory { directory in
+            let path = freshDatabasePath(in: directory)
+            let store = try await SQLiteStorage.open(file: path, logger: testLogger)
+            try await store.createClient(Client(id: "c", secret: "s", redirectURIs: ["https://app.example/cb"]))
+            for file in [path, path + "-wal", path + "-shm"] {
+                #expect(FileManager.default.fileExists(atPath: file), "\(file)")
+                #expect(try mode(file) == 0o600, "\(file)")
+            }
+            try await store.close()
+
+            // A database made elsewhere with 0644 (and its WAL) is tightened when opened.
+            for file in [path, path + "-wal"] where FileManager.default.fileExists(atPath: file) {
+                try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+            }
+            let again = try await SQLiteStorage.open(file: path, logger: testLogger)
+            #expect(try await again.getClient(id: "c").secret == "s")
+            #expect(try mode(path) == 0o600)
+            if FileManager.default.fileExists(atPath: path + "-wal") { #expect(try mode(path + "-wal") == 0o600) }
+            try await again.close()
+        }
+    }
+
     @Test("migrations run once: reopening a file keeps the schema version and the data")
     func reopen() async throws {
         try await withTemporaryDirectory { directory in

@@ -133,4 +133,21 @@ struct StorageCodecTests {
                                  clientID: "c", connectorID: "local", claims: Claims(userID: "u", username: "n"))
         #expect(throws: (any Error).self) { try StorageCodec.encode(token) }
     }
+
+    @Test("A stored time out of range is corrupt storage, not a trap", arguments: ["1e300", "-1e300", "9.3e12", "1.7976931348623157e308"])
+    func storedTimeOutOfRange(_ value: String) throws {
+        let token = RefreshToken(id: "i", token: "t", createdAt: Date(timeIntervalSince1970: 1_700_000_000), lastUsed: Date(timeIntervalSince1970: 1_700_000_001),
+                                 clientID: "c", connectorID: "local", claims: Claims(userID: "u", username: "n"))
+        let body = try StorageCodec.encode(token)
+        let stamp = #/1700000001(\.[0-9]+)?/#
+        let damaged = body.replacing(stamp, with: value)
+        #expect(damaged != body)
+        // The direct reader and the decoder both refuse it as corrupt.
+        #expect(RefreshToken(storageJSON: damaged) == nil)
+        #expect(throws: StorageError.self) { try StorageCodec.decode(RefreshToken.self, from: damaged) }
+        let request = AuthRequest(id: "r", clientID: "c", redirectURI: "https://app.example/cb", expiry: Date(timeIntervalSince1970: 1_700_000_001))
+        let requestBody = try StorageCodec.encode(request).replacing(stamp, with: value)
+        #expect(throws: StorageError.self) { try StorageCodec.decode(AuthRequest.self, from: requestBody) }
+        #expect(StorageCodec.microseconds(Date(timeIntervalSince1970: .greatestFiniteMagnitude)) == .max)
+    }
 }

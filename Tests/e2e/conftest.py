@@ -52,8 +52,8 @@ def fedgate(fedgate_bin: Path, tmp_path: Path) -> Callable[..., FedgateServer]:
     started: list[FedgateServer] = []
 
     def start(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-              cpus: set[int] | None = None) -> FedgateServer:
-        server = start_server(fedgate_bin, tmp_path / f"server{len(started)}", overrides, env=env, cpus=cpus)
+              cpus: set[int] | None = None, args: list[str] | None = None) -> FedgateServer:
+        server = start_server(fedgate_bin, tmp_path / f"server{len(started)}", overrides, env=env, cpus=cpus, args=args)
         started.append(server)
         return server
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from e2e_support.server import REPO_ROOT, base_config, deep_merge, free_port
 
@@ -135,3 +136,26 @@ def test_serve_with_bad_config_exits_2_without_serving(fedgate_bin, tmp_path):
     result = run(fedgate_bin, "serve", str(path), cwd=tmp_path, timeout=30)
     assert result.returncode == 2, result.stdout + result.stderr
     assert_reports(result, path, "issuer", "required")
+
+
+def test_serve_takes_the_dex_helm_charts_flags(fedgate):
+    # The Dex Helm chart runs `serve --web-http-addr … --telemetry-addr … config.yaml`; --grpc-addr
+    # is accepted too (no gRPC API is served).
+    telemetry = free_port()
+    server = fedgate(args=["--telemetry-addr", f"127.0.0.1:{telemetry}", "--grpc-addr", "127.0.0.1:5557"])
+    session = requests.Session()
+    session.trust_env = False
+    assert session.get(f"http://127.0.0.1:{telemetry}/healthz/live", timeout=10).status_code == 200
+    assert session.get(f"http://127.0.0.1:{telemetry}/metrics", timeout=10).status_code == 200
+    assert session.get(server.url("/healthz"), timeout=10).status_code == 200
+    assert "grpc" in server.log().lower()
+
+
+def test_serve_checks_an_https_address_given_on_the_command_line(fedgate_bin, tmp_path):
+    # Flags are applied, then checked: HTTPS from --web-https-addr still needs web.tlsCert/tlsKey.
+    path = tmp_path / "config.yaml"
+    path.write_text(json.dumps(good_config(tmp_path), indent=2))
+    result = run(fedgate_bin, "serve", "--web-https-addr", f"127.0.0.1:{free_port()}", str(path), cwd=tmp_path)
+    assert_reports(result, path, "web.tlsCert", "required when --web-https-addr is given")
+    result = run(fedgate_bin, "serve", "--telemetry-addr", "nonsense", str(path), cwd=tmp_path)
+    assert_reports(result, path, "--telemetry-addr", 'invalid address "nonsense" (expected host:port, e.g. 127.0.0.1:5556)')

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from e2e_support.oidc import new_session
+from e2e_support.server import CLIENT_ID, CLIENT_SECRET
 
 ALLOWED_ORIGIN = "https://app.example.com"
 
@@ -39,6 +40,8 @@ def test_discovery_document_has_dex_fields(server):
     )
     # oauth2.passwordConnector is set in the base config, so the password grant is advertised.
     assert {"authorization_code", "refresh_token", "password"} <= set(doc["grant_types_supported"])
+    # Only what the token endpoint implements is advertised (RFC 8414 §2), not every grant Dex has.
+    assert set(doc["grant_types_supported"]) <= {"authorization_code", "refresh_token", "password", "implicit"}
 
 
 def test_discovery_omits_password_grant_without_password_connector(fedgate):
@@ -99,6 +102,31 @@ def test_cors_preflight_on_token_endpoint(cors_server):
         timeout=10,
     )
     assert resp.status_code in (200, 204)
+    assert resp.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
+
+
+@pytest.mark.parametrize("path,data,status,error", [
+    pytest.param("/token", {"grant_type": "refresh_token", "refresh_token": "expired-or-unknown"}, 400, "invalid_grant",
+                 id="token-invalid-grant"),
+    pytest.param("/token", {"grant_type": "bogus"}, 400, "unsupported_grant_type", id="token-unsupported-grant"),
+    pytest.param("/token/introspect", {}, 400, "invalid_request", id="introspect-missing-token"),
+    pytest.param("/token/revoke", {}, 400, "invalid_request", id="revoke-missing-token"),
+])
+def test_cors_headers_on_error_answers(cors_server, path, data, status, error):
+    # A browser app must be able to read an OAuth error (e.g. invalid_grant: log in again);
+    # without the header the browser hides it behind a network error.
+    resp = new_session().post(cors_server.url(path), data=data, auth=(CLIENT_ID, CLIENT_SECRET),
+                              headers={"Origin": ALLOWED_ORIGIN}, timeout=10)
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"] == error
+    assert resp.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
+    assert resp.headers.get("Vary") == "Origin"
+
+
+def test_cors_headers_on_unauthorized_userinfo(cors_server):
+    resp = new_session().get(cors_server.url("/userinfo"), headers={"Origin": ALLOWED_ORIGIN,
+                                                                    "Authorization": "Bearer not-a-token"}, timeout=10)
+    assert resp.status_code == 401
     assert resp.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
 
 

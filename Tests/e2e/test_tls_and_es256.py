@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -51,3 +53,30 @@ def test_es256_signer_issues_tokens_that_verify_against_the_published_ec_key(fed
     assert token.header["alg"] == "ES256"
     assert token.claims["sub"] == dex_subject(ADMIN_USER_ID, "local")
     assert token.claims["email"] == ADMIN_EMAIL
+
+
+def _handshake(port: int, cert: Path, *, minimum: ssl.TLSVersion | None = None,
+               maximum: ssl.TLSVersion | None = None) -> str | None:
+    """The TLS version negotiated with 127.0.0.1:port, or None when the handshake is refused."""
+    context = ssl.create_default_context(cafile=str(cert))
+    if minimum:
+        context.minimum_version = minimum
+    if maximum:
+        context.maximum_version = maximum
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                return tls.version()
+    except ssl.SSLError:
+        return None
+
+
+def test_tls_min_and_max_versions_are_enforced(fedgate, tmp_path):
+    cert, key = make_cert(tmp_path)
+    only13, only12 = free_port(), free_port()
+    fedgate({"web": {"https": f"127.0.0.1:{only13}", "tlsCert": str(cert), "tlsKey": str(key), "tlsMinVersion": "1.3"}})
+    assert _handshake(only13, cert) == "TLSv1.3"
+    assert _handshake(only13, cert, maximum=ssl.TLSVersion.TLSv1_2) is None
+    fedgate({"web": {"https": f"127.0.0.1:{only12}", "tlsCert": str(cert), "tlsKey": str(key), "tlsMaxVersion": "1.2"}})
+    assert _handshake(only12, cert) == "TLSv1.2"
+    assert _handshake(only12, cert, minimum=ssl.TLSVersion.TLSv1_3) is None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 
@@ -116,3 +117,18 @@ def test_oversized_body_is_refused_not_500(server):
 def test_token_endpoint_rejects_get(server):
     resp = new_session().get(server.url("/token"), params={"grant_type": "password"}, timeout=10)
     assert resp.status_code in (400, 404, 405), resp.status_code
+
+
+@pytest.mark.parametrize("authorization", [
+    pytest.param("Basic !!!", id="not-base64"),
+    pytest.param("Basic " + base64.b64encode(b"no-colon-here").decode(), id="no-colon"),
+    pytest.param("Basic " + base64.b64encode(f"{CLIENT_ID}:wrong-secret".encode()).decode(), id="wrong-secret"),
+])
+def test_failed_basic_authentication_carries_a_challenge(server, authorization):
+    # RFC 6749 §5.2: a client that tried the Authorization header gets 401 with WWW-Authenticate.
+    resp = new_session().post(
+        server.url("/token"), data={"grant_type": "authorization_code", "code": "x", "redirect_uri": REDIRECT_URI},
+        headers={"Authorization": authorization}, timeout=10,
+    )
+    assert_oauth_error(resp, 401, "invalid_client")
+    assert resp.headers.get("WWW-Authenticate", "").startswith("Basic"), resp.headers

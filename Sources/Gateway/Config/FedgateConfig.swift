@@ -60,6 +60,31 @@ public struct FedgateConfig: Sendable {
         return config
     }
 
+    /// Applies `fedgate serve`'s address flags (Dex's `--web-http-addr`, `--web-https-addr`,
+    /// `--telemetry-addr`) and checks the result as the file's own values are checked: each
+    /// address must be host:port, and HTTPS needs `web.tlsCert` and `web.tlsKey`. Problems are
+    /// named by flag.
+    public mutating func override(webHTTP: String?, webHTTPS: String?, telemetryHTTP: String?, file: String) throws {
+        var parser = ConfigParser(file: file, registry: .builtIn, environment: [:])
+        for (flag, value) in [("--web-http-addr", webHTTP), ("--web-https-addr", webHTTPS), ("--telemetry-addr", telemetryHTTP)] {
+            if let value, ListenAddress(value) == nil {
+                parser.report(flag, "invalid address \"\(value)\" (expected host:port, e.g. 127.0.0.1:5556)")
+            }
+        }
+        if webHTTPS != nil {
+            if let cert = web.tlsCert { parser.requireFile(cert, at: "web.tlsCert") } else {
+                parser.report("web.tlsCert", "required when --web-https-addr is given")
+            }
+            if let key = web.tlsKey { parser.requireFile(key, at: "web.tlsKey") } else {
+                parser.report("web.tlsKey", "required when --web-https-addr is given")
+            }
+        }
+        guard parser.problems.isEmpty else { throw parser.errors }
+        if let webHTTP { web.http = webHTTP }
+        if let webHTTPS { web.https = webHTTPS }
+        if let telemetryHTTP { telemetry.http = telemetryHTTP }
+    }
+
     /// Resolves every section independently, then the checks that span sections.
     private static func resolve(_ root: Node, parser: inout ConfigParser) -> FedgateConfig? {
         let top = root.mapping

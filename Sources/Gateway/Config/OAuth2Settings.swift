@@ -3,11 +3,12 @@ import Yams
 
 /// OAuth 2.0 behaviour (`oauth2:`).
 public struct OAuth2Settings: Sendable, Equatable {
-    /// The grant types the token endpoint accepts, already resolved the way Dex's `server.go` does:
-    /// configured `grantTypes` (or every grant when empty) intersected with what is available —
-    /// `implicit` only if a response type includes `token`, `password` only with a
-    /// `passwordConnector`, `client_credentials` only when listed (or when
-    /// `DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT=true`). Sorted, as Dex advertises them.
+    /// The grant types the token endpoint accepts and discovery advertises, resolved the way Dex's
+    /// `server.go` does: configured `grantTypes` (or every grant when empty) intersected with
+    /// what is available — `implicit` only if a response type includes `token`, `password` only
+    /// with a `passwordConnector`. Grants Dex has and Fedgate does not implement yet (device
+    /// code, token exchange, client credentials) are accepted in the config, so a Dex file loads
+    /// unchanged, but never offered. Sorted, as Dex advertises them.
     public var grantTypes: [String]
     /// Allowed `response_type` values (default `["code"]`), each a canonical space-separated set
     /// such as `code id_token` (RFC 6749 §3.1.1, OpenID Connect Core §3).
@@ -38,11 +39,11 @@ public struct OAuth2Settings: Sendable, Equatable {
     public static let password = "password"
     public static let clientCredentials = "client_credentials"
 
-    /// Every grant Fedgate implements, i.e. what `grantTypes` may list.
+    /// Every grant Dex knows, i.e. what `grantTypes` may list.
     public static let knownGrantTypes = [authorizationCode, refreshToken, deviceCode, tokenExchange,
                                          implicit, password, clientCredentials]
-    /// What Dex enables with no `oauth2` section.
-    public static let defaultGrantTypes = [authorizationCode, deviceCode, tokenExchange, refreshToken].sorted()
+    /// What is offered with no `oauth2` section: Dex's defaults that Fedgate implements.
+    public static let defaultGrantTypes = [authorizationCode, refreshToken].sorted()
 }
 
 /// Brute-force protection on every password form and the password grant (Dex #3509, #1671).
@@ -151,13 +152,12 @@ extension OAuth2Settings {
         guard parser.problems.count == before else { return nil }
 
         let passwordConnector = nonEmpty(raw.passwordConnector)
-        // Dex's allSupportedGrants, then the configured filter (unknown ones were reported above;
-        // known but unavailable ones are dropped silently, as Dex does).
-        var available = [authorizationCode, refreshToken, deviceCode, tokenExchange]
+        // Dex's allSupportedGrants less what Fedgate does not implement, then the configured
+        // filter (unknown ones were reported above; known but unavailable ones are dropped
+        // silently, as Dex does).
+        var available = [authorizationCode, refreshToken]
         if responseTypes.contains(where: { $0.split(separator: " ").contains("token") }) { available.append(implicit) }
         if passwordConnector != nil { available.append(password) }
-        let clientCredentialsByDefault = parser.flag("CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT", default: false)
-        if configured.contains(clientCredentials) || clientCredentialsByDefault { available.append(clientCredentials) }
         let grants = configured.isEmpty ? available : available.filter(configured.contains)
 
         return OAuth2Settings(grantTypes: grants.sorted(), responseTypes: responseTypes,

@@ -4,6 +4,8 @@ import Yams
 /// An OAuth2 client declared in the config (`staticClients[]`). Like Dex's `storage/static.go`
 /// overlay these are read-only: storage cannot change or delete them.
 public struct StaticClient: Sendable, Equatable {
+    /// Dex's device-flow redirect (`/device/callback`), relative to the issuer.
+    public static let deviceCallbackURI = "/device/callback"
     public var id: String
     /// The client secret, after `secretEnv`; "" for a public client without one. Compare it only
     /// with `ConstantTime.equals`, and never log it.
@@ -80,6 +82,10 @@ extension StaticClient {
         if name == nil { parser.report("\(path).name", "required") }
 
         for (offset, uri) in (raw.redirectURIs ?? []).enumerated() {
+            // Dex's own device-flow callback, which Dex's docs tell device-flow clients to
+            // register: kept so the file loads unchanged, never used as a redirect (Fedgate has
+            // no device flow; `Gateway.validRedirectURI` refuses it).
+            if uri == StaticClient.deviceCallbackURI { continue }
             guard let components = URLComponents(string: uri), components.scheme != nil else {
                 parser.report(ConfigPath.index("\(path).redirectURIs", offset), "not an absolute URI: \"\(uri)\"")
                 continue

@@ -47,12 +47,28 @@ extension Gateway {
     /// Dex's `validateRedirectURI`: registered URIs match exactly; a public client with none
     /// registered may use the out-of-band URI or an http loopback address on any port (RFC 8252 §7.3).
     static func validRedirectURI(_ uri: String, client: Client) -> Bool {
+        // Dex's device-flow callback may be registered (configs load unchanged), but with no
+        // device flow it is never a place to send a browser.
+        if uri == StaticClient.deviceCallbackURI { return false }
         if client.redirectURIs.contains(uri) { return true }
         guard client.isPublic, client.redirectURIs.isEmpty else { return false }
         if uri == oobRedirectURI { return true }
         guard let components = URLComponents(string: uri), components.scheme == "http", let host = components.host else { return false }
         let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.") && bare.split(separator: ".").count == 4
+        return bare == "localhost" || isLoopbackLiteral(bare)
+    }
+
+    /// Whether `host` is an IP address literal on the loopback interface: IPv4 in 127.0.0.0/8
+    /// in dotted-decimal form, or IPv6 `::1` in any spelling. A name such as `127.a.example`
+    /// is not one, whatever its labels look like (RFC 8252 §7.3: loopback IP literals).
+    static func isLoopbackLiteral(_ host: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
     }
 
     static let oobRedirectURI = "urn:ietf:wg:oauth:2.0:oob"

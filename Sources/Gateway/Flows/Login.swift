@@ -116,7 +116,11 @@ extension Gateway {
         guard !username.isEmpty, !password.isEmpty, username.utf8.count <= 1024, password.utf8.count <= 1024 else {
             return Responses.html(try passwordPage(entry, authRequest, username: String(username.prefix(256)), invalid: true), status: .unauthorized)
         }
-        if case .limited(let retryAfter) = try await throttler.check(connectorID: entry.id, username: username, address: context.remoteAddress) {
+        let attempt: LoginThrottler.Attempt
+        switch try await throttler.begin(connectorID: entry.id, username: username, address: context.remoteAddress) {
+        case .allowed(let admitted):
+            attempt = admitted
+        case .limited(let retryAfter):
             context.logger.warning("password login throttled", metadata: ["connector": .string(entry.id), "client_remote_addr": .string(context.remoteAddress)])
             var response = Responses.html(try passwordPage(entry, authRequest, username: username, invalid: true,
                                                            message: LoginThrottler.message(retryAfter: retryAfter)), status: .tooManyRequests)
@@ -126,16 +130,18 @@ extension Gateway {
         let identity: UpstreamIdentity?
         do {
             identity = try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(authRequest.scopes))
-        } catch let e as ConnectorError {
+        } catch {
+            await throttler.abandoned(attempt)
+            guard let e = error as? ConnectorError else { throw error }
             context.logger.warning("password login failed upstream", metadata: ["connector": .string(entry.id), "error": .string(e.reason)])
             throw Self.loginPageError(e)
         }
         guard let identity else {
+            // Already counted by `begin`.
             context.logger.info("invalid credentials", metadata: ["connector": .string(entry.id)])
-            try await throttler.recordFailure(connectorID: entry.id, username: username, address: context.remoteAddress)
             return Responses.html(try passwordPage(entry, authRequest, username: username, invalid: true), status: .unauthorized)
         }
-        await throttler.recordSuccess(connectorID: entry.id, username: username)
+        await throttler.succeeded(attempt)
         return try await finishLogin(authRequest, entry: entry, identity: identity, context: context)
     }
 

@@ -21,24 +21,30 @@ extension Gateway {
         if let problem = await scopeProblem(scopes, client: client) {
             throw OAuthError.invalidScope.with(description: problem)
         }
-        if case .limited(let retryAfter) = try await throttler.check(connectorID: entry.id, username: username, address: context.remoteAddress) {
+        let attempt: LoginThrottler.Attempt
+        switch try await throttler.begin(connectorID: entry.id, username: username, address: context.remoteAddress) {
+        case .allowed(let admitted):
+            attempt = admitted
+        case .limited(let retryAfter):
             throw OAuthError(code: "invalid_request", description: LoginThrottler.message(retryAfter: retryAfter),
                              status: .tooManyRequests, retryAfter: retryAfter)
         }
         let identity: UpstreamIdentity?
         do {
             identity = try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(scopes))
-        } catch let e as ConnectorError {
+        } catch {
+            await throttler.abandoned(attempt)
+            guard let e = error as? ConnectorError else { throw error }
             if e.code == .unreachable {
                 throw OAuthError.temporarilyUnavailable.with(description: "The identity provider is unreachable; retry later.")
             }
             throw OAuthError.invalidGrant.with(description: "The identity provider refused the login.")
         }
         guard let identity else {
-            try await throttler.recordFailure(connectorID: entry.id, username: username, address: context.remoteAddress)
+            // Already counted by `begin`.
             throw OAuthError.invalidGrant.with(description: "Invalid username or password.")
         }
-        await throttler.recordSuccess(connectorID: entry.id, username: username)
+        await throttler.succeeded(attempt)
         let claims: Claims
         switch entry.mapper.map(identity) {
         case .allowed(let c): claims = c

@@ -48,9 +48,10 @@ extension Gateway {
         let client = try await authenticateClient(request, params)
         guard let token = params["token"] else { throw OAuthError.invalidRequest.with(description: "Missing token parameter.") }
         let inactive = Introspection(active: false)
-        let hint = params["token_type_hint"]
-
-        if hint != "refresh_token", token.split(separator: ".").count == 3,
+        // `token_type_hint` is only a hint (RFC 7662 §2.1: a token not found under it is looked
+        // up as the other types too). The shapes never overlap: an access token is a JWT (three
+        // dot-separated parts), a refresh token is one base64url string, so both are tried.
+        if token.split(separator: ".").count == 3,
            let claims = try? keys.snapshot.verify(token), claims.iss == settings.issuer, claims.exp > now() {
             let owner = claims.azp ?? claims.aud.first
             guard owner == client.id || claims.aud.contains(client.id) else { return try Responses.json(inactive) }

@@ -42,7 +42,8 @@ extension Gateway {
             usedBasic = true
             guard let data = Data(base64Encoded: Data(credentials.utf8)),
                   let decoded = String(data: data, encoding: .utf8), let colon = decoded.firstIndex(of: ":") else {
-                throw OAuthError.invalidClient.with(description: "Malformed Basic authorization header.")
+                throw OAuthError(code: "invalid_client", description: "Malformed Basic authorization header.",
+                                 status: .unauthorized, wwwAuthenticate: "Basic realm=\"fedgate\"")
             }
             let id = FormParameters.decode(decoded[..<colon]) ?? ""
             let pass = FormParameters.decode(decoded[decoded.index(after: colon)...]) ?? ""

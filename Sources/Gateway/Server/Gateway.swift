@@ -52,11 +52,11 @@ public final class Gateway: Sendable {
         // Machine endpoints, with CORS (Dex: discovery, keys, token, userinfo).
         base.get(".well-known/openid-configuration") { req, _ in cors.apply(req, Responses.json(self.discoveryJSON, cacheControl: PreparedEndpoints.discoveryCacheControl)) }
         base.get("keys") { req, _ in cors.apply(req, self.keysResponse()) }
-        base.post("token") { req, ctx in cors.apply(req, try await self.handleToken(req, ctx)) }
-        base.post("token/revoke") { req, ctx in cors.apply(req, try await self.handleRevoke(req, ctx)) }
-        base.post("token/introspect") { req, ctx in cors.apply(req, try await self.handleIntrospect(req, ctx)) }
-        base.get("userinfo") { req, ctx in cors.apply(req, try await self.handleUserInfo(req, ctx)) }
-        base.post("userinfo") { req, ctx in cors.apply(req, try await self.handleUserInfo(req, ctx)) }
+        base.post("token") { req, ctx in try await cors.respond(req, ctx, logger: self.logger) { try await self.handleToken(req, ctx) } }
+        base.post("token/revoke") { req, ctx in try await cors.respond(req, ctx, logger: self.logger) { try await self.handleRevoke(req, ctx) } }
+        base.post("token/introspect") { req, ctx in try await cors.respond(req, ctx, logger: self.logger) { try await self.handleIntrospect(req, ctx) } }
+        base.get("userinfo") { req, ctx in try await cors.respond(req, ctx, logger: self.logger) { try await self.handleUserInfo(req, ctx) } }
+        base.post("userinfo") { req, ctx in try await cors.respond(req, ctx, logger: self.logger) { try await self.handleUserInfo(req, ctx) } }
         for path in [".well-known/openid-configuration", "keys", "token", "token/revoke", "token/introspect", "userinfo"] {
             base.on(RouterPath(path), method: .options) { req, _ in cors.preflight(req) }
         }

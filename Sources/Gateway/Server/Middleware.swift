@@ -114,6 +114,23 @@ struct CORSPolicy: Sendable {
         return response
     }
 
+    /// Runs a machine endpoint's handler and adds the CORS headers to whatever it answers,
+    /// errors included: a browser app must be able to read `invalid_grant` to know it should log
+    /// in again (Dex's CORS wrapper covers every response). Without an allowed `Origin` the
+    /// handler runs untouched.
+    func respond(_ request: Request, _ context: GatewayRequestContext, logger: Logger,
+                 _ handler: () async throws -> Response) async throws -> Response {
+        guard allowedOrigin(request) != nil else { return try await handler() }
+        do {
+            return apply(request, try await handler())
+        } catch {
+            guard let answer = StorageOutageMiddleware.translate(error, request: request, logger: logger) as? any HTTPResponseError else {
+                throw error
+            }
+            return apply(request, try answer.response(from: request, context: context))
+        }
+    }
+
     func preflight(_ request: Request) -> Response {
         guard let origin = allowedOrigin(request) else { return Response(status: .noContent) }
         let headers = (allowedHeaders.isEmpty ? ["Authorization"] : allowedHeaders).joined(separator: ", ")

@@ -40,9 +40,16 @@ struct StorageOutageMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as StorageError where error.isUnavailable || error.isConflict {
-            logger.warning("storage unavailable", metadata: ["path": .string(request.uri.path), "error": .string(error.reason)])
-            throw OAuthError.temporarilyUnavailable.with(description: "Storage is temporarily unavailable; retry later.")
+        } catch {
+            throw Self.translate(error, request: request, logger: logger)
         }
+    }
+
+    /// The error a machine endpoint answers for `error`: a storage outage or an exhausted
+    /// conflict becomes `temporarily_unavailable`; anything else is returned as it is.
+    static func translate(_ error: any Error, request: Request, logger: Logger) -> any Error {
+        guard let error = error as? StorageError, error.isUnavailable || error.isConflict else { return error }
+        logger.warning("storage unavailable", metadata: ["path": .string(request.uri.path), "error": .string(error.reason)])
+        return OAuthError.temporarilyUnavailable.with(description: "Storage is temporarily unavailable; retry later.")
     }
 }

@@ -19,16 +19,31 @@ public struct GatewayServer: Sendable {
     public let telemetryAddress: String?
     /// Reported by `fedgate_build_info`.
     public let version: String
+    /// `web.tlsMinVersion` / `web.tlsMaxVersion` ("1.2" or "1.3"); TLS 1.2 to 1.3 when unset, as Dex.
+    public let tlsMinVersion: String?
+    public let tlsMaxVersion: String?
 
     public init(gateway: Gateway, httpAddress: String?, httpsAddress: String?, tlsCert: String?, tlsKey: String?,
+                tlsMinVersion: String? = nil, tlsMaxVersion: String? = nil,
                 telemetryAddress: String? = nil, version: String = "") {
         self.gateway = gateway
         self.httpAddress = httpAddress
         self.httpsAddress = httpsAddress
         self.tlsCert = tlsCert
         self.tlsKey = tlsKey
+        self.tlsMinVersion = tlsMinVersion
+        self.tlsMaxVersion = tlsMaxVersion
         self.telemetryAddress = telemetryAddress
         self.version = version
+    }
+
+    /// A `web.tlsMinVersion`/`tlsMaxVersion` value as NIO's protocol version (validated by the config).
+    static func tlsVersion(_ text: String?) -> TLSVersion? {
+        switch text {
+        case "1.2": .tlsv12
+        case "1.3": .tlsv13
+        default: nil
+        }
     }
 
     /// Splits "host:port" (":5556" binds every interface, as Go does).
@@ -67,7 +82,8 @@ public struct GatewayServer: Sendable {
             let certificates = try NIOSSLCertificate.fromPEMFile(tlsCert).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: tlsKey, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key))
-            tls.minimumTLSVersion = .tlsv12
+            tls.minimumTLSVersion = Self.tlsVersion(tlsMinVersion) ?? .tlsv12
+            tls.maximumTLSVersion = Self.tlsVersion(tlsMaxVersion)
             let app = Application(
                 router: gateway.router(metrics: metrics),
                 server: try .tls(.http1(configuration: .init(additionalChannelHandlers: handlers())), tlsConfiguration: tls),

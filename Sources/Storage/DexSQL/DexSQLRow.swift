@@ -67,7 +67,9 @@ struct DexSQLRow: Sendable {
     func integer(_ column: String) throws -> Int? {
         switch values[column] {
         case .integer(let value): return Int(value)
-        case .real(let value): return Int(value)
+        case .real(let value):
+            guard let integer = Int(exactly: value.rounded(.towardZero)) else { throw corrupt(column, "is not an integer") }
+            return integer
         case .text(let text):
             guard let value = Int(text) else { throw corrupt(column, "is not an integer") }
             return value
@@ -83,7 +85,9 @@ struct DexSQLRow: Sendable {
             guard let date = DexSQLTime.parse(text) else { throw corrupt(column, "is not a time") }
             return date
         case .integer(let seconds): return Date(timeIntervalSince1970: TimeInterval(seconds))
-        case .real(let seconds): return StorageCodec.date(microseconds: Int64((seconds * 1_000_000).rounded()))
+        case .real(let seconds):
+            guard let microseconds = try? StorageCodec.microseconds(storedSeconds: seconds) else { throw corrupt(column, "is not a time") }
+            return StorageCodec.date(microseconds: microseconds)
         case .null, nil: return nil
         default: throw corrupt(column, "is not a time")
         }

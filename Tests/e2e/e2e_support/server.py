@@ -180,6 +180,7 @@ def start_server(
     name: str = "fedgate",
     env: dict[str, str] | None = None,
     cpus: set[int] | None = None,
+    args: list[str] | None = None,
 ) -> FedgateServer:
     """Writes the config, starts `fedgate serve` (with `env` added to the environment, and
     restricted to the CPUs in `cpus` if given), waits for /healthz. Retries on a port race."""
@@ -193,7 +194,7 @@ def start_server(
         write_config(config_path, config)
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [str(binary), "serve", str(config_path)],
+                [str(binary), "serve", *(args or []), str(config_path)],
                 cwd=workdir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
