@@ -9,11 +9,13 @@
 /// the database's conflict detection, so the retry bound is a bound on the number of replicas
 /// racing, not on local concurrency.
 ///
+/// The gateway's login limiter uses it too, to take one password attempt per username at a time.
+///
 /// Waiters are resumed first-in, first-out; no thread is blocked. Not reentrant.
-actor KeyedUpdateLock {
+public actor KeyedUpdateLock {
     private var queues: [String: [CheckedContinuation<Void, Never>]] = [:]
 
-    init() {}
+    public init() {}
 
     private func acquire(_ key: String) async {
         guard queues[key] != nil else {
@@ -34,10 +36,10 @@ actor KeyedUpdateLock {
     }
 
     /// The number of keys currently held (for tests: it returns to zero when all updates end).
-    var heldKeys: Int { queues.count }
+    public var heldKeys: Int { queues.count }
 
     /// Runs `body` while holding `key`; the key is released however `body` ends.
-    nonisolated func withLock<T: Sendable>(_ key: String, _ body: () async throws -> T) async throws -> T {
+    public nonisolated func withLock<T: Sendable>(_ key: String, _ body: () async throws -> T) async throws -> T {
         await acquire(key)
         do {
             let value = try await body()

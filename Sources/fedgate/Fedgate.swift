@@ -60,7 +60,8 @@ struct Serve: AsyncParsableCommand {
         }
         let level = config.logger.level
         let format: FedgateLogHandler.Format = config.logger.format == .json ? .json : .text
-        LoggingSystem.bootstrap { label in FedgateLogHandler(label: label, level: level, format: format) }
+        let excluded = config.logger.excludeFields
+        LoggingSystem.bootstrap { label in FedgateLogHandler(label: label, level: level, format: format, excludeFields: excluded) }
         let logger = Logger(label: "fedgate")
         logger.info("starting fedgate", metadata: [
             "version": .string(FedgateVersion.string), "config": .string(file), "issuer": .string(config.issuer),

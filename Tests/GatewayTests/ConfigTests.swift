@@ -398,6 +398,12 @@ struct ConfigDefaultsTests {
         #expect(config.staticClients[1].redirectURIs == ["http://127.0.0.1:5555/callback"])
     }
 
+    @Test("logger.excludeFields is read (Dex's personal-data filter)")
+    func excludeFields() throws {
+        let config = try parse(minimal + "logger: {level: debug, excludeFields: [email, username, groups]}\n")
+        #expect(config.logger == LoggerSettings(level: .debug, format: .text, excludeFields: ["email", "username", "groups"]))
+    }
+
     @Test("Dex's device callback (/device/callback) is a redirect URI a Dex config may list")
     func deviceCallbackRedirect() throws {
         let config = try parse(minimal + """
@@ -405,6 +411,36 @@ struct ConfigDefaultsTests {
             - {id: incus, name: Incus, public: true, redirectURIs: ['https://app.example/cb', '/device/callback']}
             """)
         #expect(config.staticClients.first?.redirectURIs == ["https://app.example/cb", "/device/callback"])
+    }
+
+    @Test("Keys inside a connector's config match case-insensitively too (Dex decodes them with encoding/json)")
+    func caseInsensitiveConnectorKeys() throws {
+        let config = try parse(minimal + """
+            connectors:
+            - type: ldap
+              id: ad
+              name: AD
+              config:
+                Host: ldap.example.com:636
+                insecureSkipverify: true
+                BindDn: cn=svc,dc=example,dc=com
+                bindpw: secret
+                userSearch: {basedn: "ou=People,dc=example,dc=com", Username: sAMAccountName, NameAttr: cn, emailsuffix: example.com}
+                groupsearch:
+                  baseDn: ou=Groups,dc=example,dc=com
+                  nameattr: cn
+                  userMatchers: [{userattr: DN, GroupAttr: member}]
+            """)
+        let ldap = try #require(config.connectors.first?.config as? LDAPConfig)
+        #expect(ldap.host == "ldap.example.com:636")
+        #expect(ldap.insecureSkipVerify)
+        #expect(ldap.bindDN == "cn=svc,dc=example,dc=com" && ldap.bindPW == "secret")
+        #expect(ldap.userSearch.baseDN == "ou=People,dc=example,dc=com")
+        #expect(ldap.userSearch.username == ["sAMAccountName"])
+        #expect(ldap.userSearch.emailSuffix == "example.com")
+        #expect(ldap.groupSearch.baseDN == "ou=Groups,dc=example,dc=com")
+        #expect(ldap.groupSearch.nameAttr == "cn")
+        #expect(ldap.groupSearch.userMatchers == [LDAPConfig.UserMatcher(userAttr: "DN", groupAttr: "member")])
     }
 
     @Test("Keys match case-insensitively, like Go's encoding/json")

@@ -212,61 +212,83 @@ struct ThrottleTests {
         let policy = config.oauth2.passwordPolicy
         let a = LoginThrottler(storage: storage, policy: policy, now: Date.init)
         let b = LoginThrottler(storage: storage, policy: policy, now: Date.init)
-        for _ in 0..<3 { #expect(try await Self.admitted(a.begin(connectorID: "local", username: "Jane", address: "10.0.0.1")) != nil) }
-        #expect(try await Self.admitted(b.begin(connectorID: "local", username: "jane", address: "10.0.0.2")) == nil)
-        #expect(try await Self.admitted(b.begin(connectorID: "local", username: "joe", address: "10.0.0.2")) != nil)
+        for _ in 0..<3 { try await a.recordFailure(connectorID: "local", username: "Jane", address: "10.0.0.1") }
+        #expect(try await b.check(connectorID: "local", username: "jane", address: "10.0.0.2") != .allowed)
+        #expect(try await b.check(connectorID: "local", username: "joe", address: "10.0.0.2") == .allowed)
     }
 
-    static func admitted(_ verdict: LoginThrottler.Verdict) -> LoginThrottler.Attempt? {
-        if case .allowed(let attempt) = verdict { return attempt }
-        return nil
+    /// Counts password checks that ran, and how many ran at once.
+    final class Checks: @unchecked Sendable {
+        private let lock = NSLock()
+        private var running = 0
+        private(set) var total = 0
+        private(set) var mostAtOnce = 0
+        func begin() { lock.lock(); running += 1; total += 1; mostAtOnce = max(mostAtOnce, running); lock.unlock() }
+        func end() { lock.lock(); running -= 1; lock.unlock() }
     }
 
-    @Test("concurrent guesses cannot outrun the limit: of 40 at once, exactly maxFailures reach the password check")
-    func concurrentGuesses() async throws {
-        let storage = MemoryStorage()
-        let policy = PasswordPolicySettings(maxFailures: 3, maxFailuresPerIP: 0, window: 60, lockout: 30, maxLockout: 60)
-        // Two throttlers on one store, as two replicas would be.
-        let replicas = [LoginThrottler(storage: storage, policy: policy, now: Date.init),
-                        LoginThrottler(storage: storage, policy: policy, now: Date.init)]
-        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for i in 0..<40 {
-                group.addTask { Self.admitted(try await replicas[i % 2].begin(connectorID: "local", username: "jane", address: "10.0.0.\(i)")) != nil }
+    static func guesses(_ throttlers: [LoginThrottler], count: Int, username: String = "jane",
+                        verify: @escaping @Sendable () async throws -> String?) async throws -> [LoginThrottler.Outcome<String>] {
+        try await withThrowingTaskGroup(of: LoginThrottler.Outcome<String>.self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    try await throttlers[i % throttlers.count].attempt(connectorID: "local", username: username, address: "10.0.\(i).1") {
+                        try await verify()
+                    }
+                }
             }
-            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(admitted == 3)
-        let stored = try await storage.getLoginThrottle(key: LoginThrottler.userKey(connectorID: "local", username: "jane"))
-        #expect(stored.failures == 3)
-        #expect(stored.lockedUntil != nil)
     }
 
-    @Test("a success takes its attempt back from the address count, and clears the username; an upstream error counts nothing")
-    func successAndUpstreamErrors() async throws {
+    static let policy = PasswordPolicySettings(maxFailures: 3, maxFailuresPerIP: 0, window: 60, lockout: 30, maxLockout: 60)
+
+    @Test("concurrent guesses cannot outrun the limit: of 40 at once, maxFailures reach the password check (one more per extra replica)")
+    func concurrentGuesses() async throws {
+        for replicas in [1, 2] {
+            let storage = MemoryStorage()
+            let throttlers = (0..<replicas).map { _ in LoginThrottler(storage: storage, policy: Self.policy, now: Date.init) }
+            let checks = Checks()
+            let outcomes = try await Self.guesses(throttlers, count: 40) {
+                checks.begin()
+                defer { checks.end() }
+                try await Task.sleep(for: .milliseconds(5))  // a password check takes time (bcrypt, LDAP)
+                return nil
+            }
+            #expect(checks.total >= 3 && checks.total <= 3 + (replicas - 1), "\(replicas) replicas: \(checks.total) checks")
+            #expect(checks.mostAtOnce <= replicas)
+            #expect(outcomes.filter { if case .failed = $0 { true } else { false } }.count == checks.total)
+            #expect(outcomes.filter { if case .limited = $0 { true } else { false } }.count == 40 - checks.total)
+        }
+    }
+
+    @Test("concurrent logins of one user with the right password all succeed, one check after another")
+    func concurrentSuccesses() async throws {
+        let throttler = LoginThrottler(storage: MemoryStorage(), policy: Self.policy, now: Date.init)
+        let checks = Checks()
+        let outcomes = try await Self.guesses([throttler], count: 24) {
+            checks.begin()
+            defer { checks.end() }
+            try await Task.sleep(for: .milliseconds(2))
+            return "identity"
+        }
+        #expect(outcomes.allSatisfy { if case .succeeded("identity") = $0 { true } else { false } })
+        #expect(checks.mostAtOnce == 1)
+    }
+
+    @Test("an upstream error counts nothing and reaches the caller")
+    func upstreamErrors() async throws {
+        struct Unreachable: Error {}
         let storage = MemoryStorage()
-        let policy = PasswordPolicySettings(maxFailures: 2, maxFailuresPerIP: 2, window: 60, lockout: 30, maxLockout: 60)
-        let throttler = LoginThrottler(storage: storage, policy: policy, now: Date.init)
-        let ip = LoginThrottler.addressKey("10.0.0.7")
-        func begin(_ user: String) async throws -> LoginThrottler.Attempt? {
-            Self.admitted(try await throttler.begin(connectorID: "local", username: user, address: "10.0.0.7"))
+        let throttler = LoginThrottler(storage: storage, policy: Self.policy, now: Date.init)
+        for _ in 0..<5 {
+            await #expect(throws: Unreachable.self) {
+                _ = try await throttler.attempt(connectorID: "local", username: "jane", address: "10.0.0.1") { () async throws -> String? in
+                    throw Unreachable()
+                }
+            }
         }
-        // One failure from the address (counted by begin), then a success: the address keeps one.
-        _ = try #require(try await begin("mallory"))
-        let good = try #require(try await begin("alice"))
-        #expect(try await storage.getLoginThrottle(key: ip).lockedUntil != nil)  // the second attempt reached the limit...
-        await throttler.succeeded(good)
-        let afterSuccess = try await storage.getLoginThrottle(key: ip)
-        #expect(afterSuccess.failures == 1)
-        #expect(afterSuccess.lockedUntil == nil)  // ...and the success took that lock back
-        await #expect(throws: StorageError.self) {
-            try await storage.getLoginThrottle(key: LoginThrottler.userKey(connectorID: "local", username: "alice"))
-        }
-        // Upstream errors are not failures: three abandoned attempts leave the counts as they were.
-        for _ in 0..<3 { await throttler.abandoned(try #require(try await begin("bob"))) }
-        #expect(try await storage.getLoginThrottle(key: ip).failures == 1)
-        #expect(try await storage.getLoginThrottle(key: LoginThrottler.userKey(connectorID: "local", username: "bob")).failures == 0)
-        // The second real failure locks the address for everyone.
-        _ = try #require(try await begin("mallory"))
-        #expect(try await begin("carol") == nil)
+        #expect(try await throttler.check(connectorID: "local", username: "jane", address: "10.0.0.1") == .allowed)
+        #expect(try await storage.listLoginThrottles().isEmpty)
     }
 }

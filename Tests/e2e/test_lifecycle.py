@@ -145,3 +145,26 @@ def test_log_never_contains_secrets(fedgate):
     # JWT signatures are the unguessable part; look for them on their own too.
     for token in (tokens["access_token"], tokens["id_token"]):
         assert token.rsplit(".", 1)[-1] not in log
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_logger_exclude_fields_drops_personal_data(fedgate, log_format):
+    """Dex's logger.excludeFields: the listed metadata keys never reach a log line."""
+    srv = fedgate({"logger": {"level": "info", "format": log_format, "excludeFields": ["email", "groups"]}})
+    Browser().authorize(
+        auth_url(srv, nonce=secrets.token_urlsafe(8), connector_id="local", scope="openid email profile"),
+        REDIRECT_URI, login=JANE_EMAIL, password=JANE_PASSWORD,
+    )
+    code_, _ = srv.terminate()
+    assert code_ == 0
+    lines = [line for line in srv.log().splitlines() if "login successful" in line]
+    assert lines, srv.log()[-2000:]
+    for line in lines:
+        if log_format == "json":
+            fields = json.loads(line)
+            assert "username" in fields and "connector" in fields
+            assert "email" not in fields and "groups" not in fields
+        else:
+            assert "username=" in line and "connector=" in line
+            assert "email=" not in line and "groups=" not in line
+        assert JANE_EMAIL not in line

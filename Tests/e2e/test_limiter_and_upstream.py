@@ -5,12 +5,13 @@ user has disappeared answered invalid_grant, never a 500."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
 from e2e_support.browser import Browser
 from e2e_support.oidc import auth_url, new_session, token_request, verify_id_token
 from e2e_support.server import (ADMIN_EMAIL, ADMIN_PASSWORD, CLIENT_ID, CLIENT_SECRET, JANE_EMAIL, JANE_HASH,
-                                JANE_USER_ID, REDIRECT_URI)
+                                JANE_PASSWORD, JANE_USER_ID, REDIRECT_URI)
 
 POLICY = {"oauth2": {"passwordConnector": "local",
                      "passwordPolicy": {"maxFailures": 3, "maxFailuresPerIP": 100, "lockout": "3s", "window": "1m"}}}
@@ -38,6 +39,19 @@ def test_password_grant_is_throttled_after_max_failures_and_recovers(fedgate):
     ok = grant(server, ADMIN_EMAIL, ADMIN_PASSWORD)
     assert ok.status_code == 200, ok.text
     verify_id_token(server, ok.json()["id_token"])
+
+
+def test_concurrent_guesses_cannot_outrun_the_limit(fedgate):
+    """20 wrong passwords for one user sent at once: exactly maxFailures are checked (each a
+    bcrypt comparison); the rest are refused with 429 before the password is looked at. Then 12
+    concurrent logins of another user with the right password all succeed."""
+    server = fedgate(POLICY)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = sorted(pool.map(lambda _: grant(server, ADMIN_EMAIL, "wrong").status_code, range(20)))
+    assert statuses == [400] * 3 + [429] * 17, statuses
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        oks = list(pool.map(lambda _: grant(server, JANE_EMAIL, JANE_PASSWORD).status_code, range(12)))
+    assert oks == [200] * 12, oks
 
 
 def test_behind_a_trusted_proxy_the_per_address_budget_is_the_clients(fedgate):

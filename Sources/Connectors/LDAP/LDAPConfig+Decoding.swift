@@ -4,17 +4,27 @@ import Foundation
 /// `emailAttr: mail`), so `validate()` can report every problem by its field name at once
 /// instead of the decoder stopping at the first missing key.
 extension LDAPConfig {
-    private enum CodingKeys: String, CodingKey {
+    /// Every key Dex's LDAP config has (and Fedgate's additions), for case-insensitive matching.
+    public static var configKeys: ConfigKeys {
+        var top = Dictionary(uniqueKeysWithValues: CodingKeys.allCases.map { ($0.rawValue, ConfigKeys.any) })
+        top[CodingKeys.userSearch.rawValue] = .names(UserSearchKeys.allCases.map(\.rawValue))
+        var group = Dictionary(uniqueKeysWithValues: GroupSearchKeys.allCases.map { ($0.rawValue, ConfigKeys.any) })
+        group[GroupSearchKeys.userMatchers.rawValue] = .list(.names(["userAttr", "groupAttr", "recursionGroupAttr"]))
+        top[CodingKeys.groupSearch.rawValue] = .fields(group)
+        return .fields(top)
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case host, insecureNoSSL, insecureSkipVerify, startTLS, rootCA, rootCAData, clientCert, clientKey
         case bindDN, bindPW, usernamePrompt, userSearch, groupSearch
         case connectTimeout, requestTimeout, maxConnections
     }
 
-    private enum UserSearchKeys: String, CodingKey {
+    private enum UserSearchKeys: String, CodingKey, CaseIterable {
         case baseDN, filter, username, scope, idAttr, emailAttr, nameAttr, preferredUsernameAttr, emailSuffix, binaryIDEncoding
     }
 
-    private enum GroupSearchKeys: String, CodingKey {
+    private enum GroupSearchKeys: String, CodingKey, CaseIterable {
         case baseDN, filter, scope, userAttr, groupAttr, userMatchers, nameAttr, maxDepth, pageSize
     }
 

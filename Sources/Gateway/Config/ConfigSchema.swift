@@ -11,6 +11,15 @@ indirect enum KeySchema: Sendable {
     case list(KeySchema)
     case any
 
+    /// A connector's declared config keys (`ConnectorConfiguration.configKeys`).
+    init(_ keys: ConfigKeys) {
+        switch keys {
+        case .fields(let fields): self = .object(fields.mapValues(KeySchema.init))
+        case .list(let element): self = .list(KeySchema(element))
+        case .any: self = .any
+        }
+    }
+
     /// A mapping whose keys are all plain values (or free-form below them).
     static func keys(_ names: String...) -> KeySchema {
         .object(Dictionary(uniqueKeysWithValues: names.map { ($0, .any) }))

@@ -63,7 +63,10 @@ extension ConnectorSettings {
         }
 
         let configPath = "\(path).config"
-        let block = parser.configBlock(node.mapping?["config"])
+        // Keys match case-insensitively, as Go's encoding/json matches them for Dex.
+        var renaming: [ConfigProblem] = []
+        let block = KeySchema(parser.registry.configurationType(for: type)?.configKeys ?? .any)
+            .canonicalize(parser.configBlock(node.mapping?["config"]), at: configPath, strict: false, problems: &renaming)
         guard let decoded = parser.decode(ConfigBox.self, from: block, at: configPath,
                                           userInfo: [ConfigBox.registryKey: parser.registry, ConfigBox.typeKey: type]),
               let config = decoded.config

@@ -125,6 +125,13 @@ public struct FedgateConfig: Sendable {
             let hint = name == "local" ? " (\"local\" needs enablePasswordDB: true)" : ""
             parser.report("oauth2.passwordConnector", "no connector with id \"\(name)\"\(hint)")
         }
+        // A typo in allowedConnectors would lock the client out of every login: refuse it now.
+        for (index, client) in clients.enumerated() {
+            for (offset, id) in (client?.allowedConnectors ?? []).enumerated()
+            where !connectors.contains(where: { $0?.id == id }) && !(enablePasswordDB && id == "local") {
+                parser.report(ConfigPath.index("staticClients[\(index)].allowedConnectors", offset), "no connector with id \"\(id)\"")
+            }
+        }
 
         guard let issuer, let storage, let web, let telemetry, let expiry, let logger, let oauth2, let frontend, let signer
         else { return nil }

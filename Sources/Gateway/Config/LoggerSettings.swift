@@ -11,10 +11,14 @@ public struct LoggerSettings: Sendable, Equatable {
     /// Dex's `debug|info|warn|error` as swift-log levels (`warn` -> `.warning`).
     public var level: Logger.Level
     public var format: Format
+    /// Metadata keys never written (Dex's `excludeFields`, for personal data such as `email`,
+    /// `username`, `groups`).
+    public var excludeFields: Set<String>
 
-    public init(level: Logger.Level = .info, format: Format = .text) {
+    public init(level: Logger.Level = .info, format: Format = .text, excludeFields: Set<String> = []) {
         self.level = level
         self.format = format
+        self.excludeFields = excludeFields
     }
 }
 
@@ -22,6 +26,7 @@ extension LoggerSettings {
     private struct Raw: Decodable {
         var level: String?
         var format: String?
+        var excludeFields: [String]?
     }
 
     private static let levels: [String: Logger.Level] = [
@@ -45,6 +50,7 @@ extension LoggerSettings {
                 valid = false
             }
         }
+        settings.excludeFields = Set((raw.excludeFields ?? []).compactMap(nonEmpty))
         return valid ? settings : nil
     }
 }

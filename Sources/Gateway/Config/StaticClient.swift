@@ -17,11 +17,13 @@ public struct StaticClient: Sendable, Equatable {
     public var isPublic: Bool
     public var name: String
     public var logoURL: String
+    /// Connector ids this client may log in through (Dex's `allowedConnectors`); empty: any.
+    public var allowedConnectors: [String]
 
     public init(id: String, secret: String = "", redirectURIs: [String] = [], trustedPeers: [String] = [],
-                isPublic: Bool = false, name: String, logoURL: String = "") {
+                isPublic: Bool = false, name: String, logoURL: String = "", allowedConnectors: [String] = []) {
         self.id = id; self.secret = secret; self.redirectURIs = redirectURIs; self.trustedPeers = trustedPeers
-        self.isPublic = isPublic; self.name = name; self.logoURL = logoURL
+        self.isPublic = isPublic; self.name = name; self.logoURL = logoURL; self.allowedConnectors = allowedConnectors
     }
 }
 
@@ -41,9 +43,10 @@ extension StaticClient {
         var logoURL: String?
         var redirectURIs: [String]?
         var trustedPeers: [String]?
+        var allowedConnectors: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case id, idEnv, secret, secretEnv, name, logoURL, redirectURIs, trustedPeers
+            case id, idEnv, secret, secretEnv, name, logoURL, redirectURIs, trustedPeers, allowedConnectors
             case isPublic = "public"
         }
     }
@@ -99,6 +102,6 @@ extension StaticClient {
         guard parser.problems.count == before, let id, let name else { return nil }
         return StaticClient(id: id, secret: secret ?? "", redirectURIs: raw.redirectURIs ?? [],
                             trustedPeers: raw.trustedPeers ?? [], isPublic: isPublic, name: name,
-                            logoURL: raw.logoURL ?? "")
+                            logoURL: raw.logoURL ?? "", allowedConnectors: raw.allowedConnectors ?? [])
     }
 }

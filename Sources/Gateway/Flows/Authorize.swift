@@ -178,19 +178,23 @@ extension Gateway {
     /// Stores the request and picks the connector: `connector_id` deep-links (Dex), a single
     /// connector is used directly unless `alwaysShowLoginScreen`, otherwise the chooser page.
     func startLogin(_ authRequest: AuthRequest, connectorID: String?) async throws -> Response {
-        if let connectorID, connectors[connectorID] == nil {
-            throw PageError.notFound("Connector ID does not match a valid connector.")
+        if let connectorID {
+            guard let entry = connectors[connectorID] else { throw PageError.notFound("Connector ID does not match a valid connector.") }
+            try requireBrowserLogin(entry, authRequest)
         }
         guard !connectors.entries.isEmpty else { throw PageError.server("No connectors are configured.") }
+        // Only connectors this client may log in through (connector `grantTypes`, client `allowedConnectors`).
+        let usable = connectors.entries.filter { mayUse($0, client: authRequest.clientID, grantType: OAuth2Settings.authorizationCode) }
+        guard !usable.isEmpty else { throw PageError.badRequest("No connector can be used to log in to this application.") }
         try await storage.createAuthRequest(authRequest)
         let state = FormParameters.encode(authRequest.id)
         if let connectorID {
             return Responses.redirect(settings.path("/auth/\(FormParameters.encode(connectorID))?state=\(state)"), status: .found)
         }
-        if connectors.entries.count == 1, !settings.alwaysShowLoginScreen {
-            return Responses.redirect(settings.path("/auth/\(FormParameters.encode(connectors.entries[0].id))?state=\(state)"), status: .found)
+        if usable.count == 1, !settings.alwaysShowLoginScreen {
+            return Responses.redirect(settings.path("/auth/\(FormParameters.encode(usable[0].id))?state=\(state)"), status: .found)
         }
-        let links = connectors.entries.map {
+        let links = usable.map {
             ConnectorLink(id: $0.id, name: $0.name, type: $0.type,
                           url: settings.path("/auth/\(FormParameters.encode($0.id))?state=\(state)"))
         }

@@ -29,11 +29,27 @@ extension Gateway {
         return entry
     }
 
+    /// Whether `clientID` may log in through `entry` for `grantType`: the connector's own
+    /// `grantTypes` and the client's `allowedConnectors` (Dex's `server/connectors/policy.go`).
+    func mayUse(_ entry: ConnectorEntry, client clientID: String, grantType: String) -> Bool {
+        guard entry.allows(grantType: grantType) else { return false }
+        guard let allowed = settings.allowedConnectors[clientID] else { return true }
+        return allowed.contains(entry.id)
+    }
+
+    /// The browser flows' check of `mayUse`, as an error page.
+    func requireBrowserLogin(_ entry: ConnectorEntry, _ authRequest: AuthRequest) throws {
+        guard mayUse(entry, client: authRequest.clientID, grantType: OAuth2Settings.authorizationCode) else {
+            throw PageError.badRequest("Connector \"\(entry.name)\" cannot be used to log in to this application.")
+        }
+    }
+
     /// `/auth/{connector}?state=ID`: binds the request to the connector and starts its login.
     func handleConnectorLogin(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let entry = try connectorEntry(context)
         let authRequest = try await loadAuthRequest(query(request)["state"])
         guard !authRequest.loggedIn else { throw PageError.badRequest("This login has already been completed.") }
+        try requireBrowserLogin(entry, authRequest)
         let scopes = Scope.connectorScopes(authRequest.scopes)
         let state = authRequest.id
 
@@ -99,6 +115,7 @@ extension Gateway {
         guard authRequest.connectorID == entry.id || authRequest.connectorID.isEmpty else {
             throw PageError.badRequest("This login session belongs to another connector.")
         }
+        try requireBrowserLogin(entry, authRequest)
         return Responses.html(try passwordPage(entry, authRequest, username: "", invalid: false))
     }
 
@@ -111,38 +128,34 @@ extension Gateway {
             throw PageError.badRequest("This login session belongs to another connector.")
         }
         guard !authRequest.loggedIn else { throw PageError.badRequest("This login has already been completed.") }
+        try requireBrowserLogin(entry, authRequest)
         let username = params["login"] ?? ""
         let password = params["password"] ?? ""
         guard !username.isEmpty, !password.isEmpty, username.utf8.count <= 1024, password.utf8.count <= 1024 else {
             return Responses.html(try passwordPage(entry, authRequest, username: String(username.prefix(256)), invalid: true), status: .unauthorized)
         }
-        let attempt: LoginThrottler.Attempt
-        switch try await throttler.begin(connectorID: entry.id, username: username, address: context.remoteAddress) {
-        case .allowed(let admitted):
-            attempt = admitted
+        let outcome: LoginThrottler.Outcome<UpstreamIdentity>
+        do {
+            outcome = try await throttler.attempt(connectorID: entry.id, username: username, address: context.remoteAddress) {
+                try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(authRequest.scopes))
+            }
+        } catch let e as ConnectorError {
+            context.logger.warning("password login failed upstream", metadata: ["connector": .string(entry.id), "error": .string(e.reason)])
+            throw Self.loginPageError(e)
+        }
+        switch outcome {
         case .limited(let retryAfter):
             context.logger.warning("password login throttled", metadata: ["connector": .string(entry.id), "client_remote_addr": .string(context.remoteAddress)])
             var response = Responses.html(try passwordPage(entry, authRequest, username: username, invalid: true,
                                                            message: LoginThrottler.message(retryAfter: retryAfter)), status: .tooManyRequests)
             response.headers[.retryAfter] = String(retryAfter)
             return response
-        }
-        let identity: UpstreamIdentity?
-        do {
-            identity = try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(authRequest.scopes))
-        } catch {
-            await throttler.abandoned(attempt)
-            guard let e = error as? ConnectorError else { throw error }
-            context.logger.warning("password login failed upstream", metadata: ["connector": .string(entry.id), "error": .string(e.reason)])
-            throw Self.loginPageError(e)
-        }
-        guard let identity else {
-            // Already counted by `begin`.
+        case .failed:
             context.logger.info("invalid credentials", metadata: ["connector": .string(entry.id)])
             return Responses.html(try passwordPage(entry, authRequest, username: username, invalid: true), status: .unauthorized)
+        case .succeeded(let identity):
+            return try await finishLogin(authRequest, entry: entry, identity: identity, context: context)
         }
-        await throttler.succeeded(attempt)
-        return try await finishLogin(authRequest, entry: entry, identity: identity, context: context)
     }
 
     /// `/callback`: the upstream sends the browser back with our auth request id as `state`
@@ -154,6 +167,7 @@ extension Gateway {
         guard let entry = connectors[authRequest.connectorID] else {
             throw PageError.badRequest("This login session has no connector.")
         }
+        try requireBrowserLogin(entry, authRequest)
         let scopes = Scope.connectorScopes(authRequest.scopes)
         let identity: UpstreamIdentity
         do {

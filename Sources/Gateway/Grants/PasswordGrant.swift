@@ -14,6 +14,9 @@ extension Gateway {
         guard entry.allows(grantType: "password") else {
             throw OAuthError.unauthorizedClient.with(description: "The connector does not allow the password grant.")
         }
+        guard mayUse(entry, client: client.id, grantType: OAuth2Settings.password) else {
+            throw OAuthError.unauthorizedClient.with(description: "This client may not log in through the password connector.")
+        }
         guard let username = params["username"], let password = params["password"] else {
             throw OAuthError.invalidRequest.with(description: "Missing username or password parameter.")
         }
@@ -21,30 +24,27 @@ extension Gateway {
         if let problem = await scopeProblem(scopes, client: client) {
             throw OAuthError.invalidScope.with(description: problem)
         }
-        let attempt: LoginThrottler.Attempt
-        switch try await throttler.begin(connectorID: entry.id, username: username, address: context.remoteAddress) {
-        case .allowed(let admitted):
-            attempt = admitted
-        case .limited(let retryAfter):
-            throw OAuthError(code: "invalid_request", description: LoginThrottler.message(retryAfter: retryAfter),
-                             status: .tooManyRequests, retryAfter: retryAfter)
-        }
-        let identity: UpstreamIdentity?
+        let outcome: LoginThrottler.Outcome<UpstreamIdentity>
         do {
-            identity = try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(scopes))
-        } catch {
-            await throttler.abandoned(attempt)
-            guard let e = error as? ConnectorError else { throw error }
+            outcome = try await throttler.attempt(connectorID: entry.id, username: username, address: context.remoteAddress) {
+                try await connector.login(username: username, password: password, scopes: Scope.connectorScopes(scopes))
+            }
+        } catch let e as ConnectorError {
             if e.code == .unreachable {
                 throw OAuthError.temporarilyUnavailable.with(description: "The identity provider is unreachable; retry later.")
             }
             throw OAuthError.invalidGrant.with(description: "The identity provider refused the login.")
         }
-        guard let identity else {
-            // Already counted by `begin`.
+        let identity: UpstreamIdentity
+        switch outcome {
+        case .limited(let retryAfter):
+            throw OAuthError(code: "invalid_request", description: LoginThrottler.message(retryAfter: retryAfter),
+                             status: .tooManyRequests, retryAfter: retryAfter)
+        case .failed:
             throw OAuthError.invalidGrant.with(description: "Invalid username or password.")
+        case .succeeded(let value):
+            identity = value
         }
-        await throttler.succeeded(attempt)
         let claims: Claims
         switch entry.mapper.map(identity) {
         case .allowed(let c): claims = c

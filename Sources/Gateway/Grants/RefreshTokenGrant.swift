@@ -122,6 +122,9 @@ extension Gateway {
         guard let entry = connectors[record.connectorID] else {
             throw OAuthError.invalidGrant.with(description: "The connector that issued this token no longer exists.")
         }
+        if let allowed = settings.allowedConnectors[record.clientID], !allowed.contains(entry.id) {
+            throw OAuthError.invalidGrant.with(description: "This client may no longer use the connector that issued this token.")
+        }
         guard let connector = entry.connector as? any RefreshConnector else { return (record.claims, record.connectorData) }
         let previous = UpstreamIdentity(
             userID: record.claims.userID, username: record.claims.username, preferredUsername: record.claims.preferredUsername,

@@ -76,7 +76,9 @@ extension Gateway {
             extraHeaders: config.web.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             signingAlgorithm: algorithm.name,
             passwordPolicy: config.oauth2.passwordPolicy,
-            clientRemoteIP: config.web.clientRemoteIP
+            clientRemoteIP: config.web.clientRemoteIP,
+            allowedConnectors: Dictionary(config.staticClients.filter { !$0.allowedConnectors.isEmpty }
+                .map { ($0.id, Set($0.allowedConnectors)) }, uniquingKeysWith: { first, _ in first })
         )
         if let remote = config.web.clientRemoteIP, remote.trustedProxies.isEmpty {
             logger.warning("web.clientRemoteIP.trustedProxies is empty: no proxy is trusted, so the \(remote.header) header is ignored")

@@ -17,11 +17,14 @@ public struct FedgateLogHandler: LogHandler {
     public var logLevel: Logger.Level
     private let label: String
     private let format: Format
+    /// `logger.excludeFields`: metadata keys left out of every line.
+    private let excludeFields: Set<String>
 
-    public init(label: String, level: Logger.Level, format: Format) {
+    public init(label: String, level: Logger.Level, format: Format, excludeFields: Set<String> = []) {
         self.label = label
         self.logLevel = level
         self.format = format
+        self.excludeFields = excludeFields
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -35,6 +38,7 @@ public struct FedgateLogHandler: LogHandler {
         let level = event.level, message = event.message
         var all = self.metadata
         if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
+        for field in excludeFields { all[field] = nil }
         let time = Self.timestamp()
         let text: String
         switch format {

@@ -22,6 +22,8 @@ struct Settings: Sendable {
     var passwordPolicy: PasswordPolicySettings
     /// `web.clientRemoteIP`: the client's address behind trusted proxies (nil: the peer's).
     var clientRemoteIP: ClientRemoteIPSettings? = nil
+    /// Static clients' `allowedConnectors` (only clients that restrict; others may use any connector).
+    var allowedConnectors: [String: Set<String>] = [:]
 
     struct RefreshSettings: Sendable {
         var disableRotation: Bool
