@@ -398,6 +398,30 @@ struct ConfigDefaultsTests {
         #expect(config.staticClients[1].redirectURIs == ["http://127.0.0.1:5555/callback"])
     }
 
+    @Test("Merge keys work everywhere: connector blocks with their config, top-level sections, lists of merges")
+    func mergeKeysEverywhere() throws {
+        let config = try parse("""
+            issuer: http://127.0.0.1:5556/dex
+            x-storage: &sqlite {type: sqlite3, config: {file: /tmp/fedgate-merge-test.db}}
+            x-signer: &es {type: local, config: {algorithm: ES256}}
+            x-names: &names {name: Shared name}
+            storage: {<<: *sqlite}
+            signer:
+              <<: *es
+            web: {http: 127.0.0.1:5556}
+            connectors:
+            - &emea {type: mockPassword, id: emea, name: EMEA, config: {username: u, password: p}}
+            - {<<: *emea, id: apac, name: APAC}
+            - <<: [*names, *emea]
+              id: amer
+            """)
+        #expect(config.storage == .sqlite3(file: "/tmp/fedgate-merge-test.db"))
+        #expect(config.signer.algorithm == "ES256")
+        #expect(config.connectors.map(\.id) == ["emea", "apac", "amer"])
+        #expect(config.connectors.map(\.name) == ["EMEA", "APAC", "Shared name"])
+        #expect(config.connectors.allSatisfy { $0.type == "mockPassword" })
+    }
+
     @Test("logger.excludeFields is read (Dex's personal-data filter)")
     func excludeFields() throws {
         let config = try parse(minimal + "logger: {level: debug, excludeFields: [email, username, groups]}\n")

@@ -43,7 +43,47 @@ struct ConfigParser {
             return nil
         }
         let strict = flag("CONFIG_DISALLOW_UNKNOWN_FIELDS", default: false)
-        return KeySchema.fedgate.canonicalize(root, at: "", strict: strict, problems: &problems)
+        return KeySchema.fedgate.canonicalize(Self.resolvingMerges(root), at: "", strict: strict, problems: &problems)
+    }
+
+    /// The tree with YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) applied, so every lookup
+    /// sees plain mappings (Dex reads its YAML through ghodss/yaml, which applies them
+    /// everywhere). A mapping's own keys win over merged ones, and an earlier merged mapping over
+    /// a later one (YAML 1.1 merge type). A merge of something other than a mapping is kept as
+    /// written, for the decoder to report.
+    static func resolvingMerges(_ node: Node) -> Node {
+        switch node {
+        case .mapping(let mapping):
+            var own: [(Node, Node)] = [], merged: [(Node, Node)] = [], kept: [(Node, Node)] = []
+            for (key, value) in mapping {
+                guard key.tag.description == Tag.Name.merge.rawValue else {
+                    own.append((key, resolvingMerges(value)))
+                    continue
+                }
+                let sources: [Node]
+                if case .sequence(let list) = value { sources = Array(list) } else { sources = [value] }
+                guard sources.allSatisfy({ if case .mapping = $0 { true } else { false } }) else {
+                    kept.append((key, value))
+                    continue
+                }
+                for case .mapping(let source) in sources.map(resolvingMerges) {
+                    for (mergedKey, mergedValue) in source where !merged.contains(where: { sameKey($0.0, mergedKey) }) {
+                        merged.append((mergedKey, mergedValue))
+                    }
+                }
+            }
+            let pairs = own + merged.filter { candidate in !own.contains { sameKey($0.0, candidate.0) } } + kept
+            return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark))
+        case .sequence(let sequence):
+            return .sequence(Node.Sequence(sequence.map(resolvingMerges), sequence.tag, sequence.style, sequence.mark))
+        default:
+            return node
+        }
+    }
+
+    private static func sameKey(_ a: Node, _ b: Node) -> Bool {
+        if let x = a.scalar?.string, let y = b.scalar?.string { return x == y }
+        return a == b
     }
 
     /// Decodes `node` as `T`, or records the decoding problem (with `path` as the prefix) and returns nil.
