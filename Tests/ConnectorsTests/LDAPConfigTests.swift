@@ -77,12 +77,26 @@ struct LDAPConfigTests {
          "groupSearch": {"baseDN": "ou=g", "userMatchers": [{"userAttr": "DN"}], "scope": "tree", "maxDepth": 100}}
         """)
         let found = paths(config)
-        for expected in ["host", "startTLS", "insecureNoSSL", "bindPW", "clientKey", "connectTimeout", "maxConnections",
+        for expected in ["host", "bindPW", "clientKey", "connectTimeout", "maxConnections",
                          "userSearch.username", "userSearch.filter", "userSearch.scope", "userSearch.emailSuffix",
                          "userSearch.nameAttr", "groupSearch.nameAttr", "groupSearch.userMatchers[0].groupAttr",
                          "groupSearch.scope", "groupSearch.maxDepth"] {
             #expect(found.contains(expected), "expected a problem at \(expected); got \(found)")
         }
+    }
+
+    @Test("insecureNoSSL wins over startTLS and the TLS files, as in Dex: no problem, a plain connection")
+    func insecureNoSSLPrecedence() throws {
+        let config = try decode("""
+        {"host": "ldap.example.com", "insecureNoSSL": true, "startTLS": true, "rootCA": "/nonexistent/ca.pem",
+         "bindDN": "cn=svc", "bindPW": "pw",
+         "userSearch": {"baseDN": "dc=x", "username": "uid", "nameAttr": "cn"}}
+        """)
+        #expect(paths(config).isEmpty, "\(paths(config))")
+        let endpoint = try LDAPEndpoint(config: config, configDirectory: "/")
+        #expect(endpoint.transport == .plain)
+        #expect(endpoint.uri == "ldap://ldap.example.com:389")
+        #expect(config.ignoredWithoutTLS == ["startTLS", "rootCA"])
     }
 
     @Test("durations accept seconds or Go strings; rootCAData accepts Dex's base64 and plain PEM")

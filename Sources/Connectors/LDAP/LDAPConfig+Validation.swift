@@ -14,12 +14,8 @@ extension LDAPConfig {
         } else if LDAPEndpoint.splitHost(host, defaultPort: 389) == nil {
             report("host", "must be host or host:port (no ldap:// scheme), e.g. ldap.example.com:636")
         }
-        if insecureNoSSL && startTLS {
-            report("startTLS", "cannot be combined with insecureNoSSL (StartTLS upgrades the connection to TLS)")
-        }
-        if insecureNoSSL && (!rootCA.isEmpty || !rootCAData.isEmpty || !clientCert.isEmpty) {
-            report("insecureNoSSL", "plain LDAP uses no TLS, so rootCA, rootCAData and clientCert would be ignored")
-        }
+        // insecureNoSSL wins over startTLS and the TLS files, as in Dex (`connector/ldap`); Dex
+        // configs that set both load unchanged, and `open` logs what is ignored.
         if !rootCAData.isEmpty && LDAPEndpoint.decodeRootCAData(rootCAData) == nil {
             report("rootCAData", "must be PEM certificates, or base64 of them as Dex writes it")
         }

@@ -121,6 +121,10 @@ public struct LDAPConfig: ConnectorConfiguration, Equatable {
         let endpoint = try LDAPEndpoint(config: self, configDirectory: environment.configDirectory)
         var logger = environment.logger
         logger[metadataKey: "connector"] = "\(id)"
+        let ignored = ignoredWithoutTLS
+        if !ignored.isEmpty {
+            logger.warning("insecureNoSSL: plain LDAP without TLS; these settings are ignored", metadata: ["ignored": "\(ignored.joined(separator: ", "))"])
+        }
         return LDAPConnector(id: id, config: self, endpoint: endpoint, logger: logger)
     }
 }
@@ -133,5 +137,15 @@ extension LDAPConfig: CustomStringConvertible, CustomDebugStringConvertible, Cus
     public var debugDescription: String { description }
     public var customMirror: Mirror {
         Mirror(self, children: ["host": host, "bindDN": bindDN, "bindPW": "<redacted>", "userSearch": userSearch, "groupSearch": groupSearch])
+    }
+}
+
+extension LDAPConfig {
+    /// TLS settings that plain LDAP (`insecureNoSSL`) leaves unused, as Dex does.
+    var ignoredWithoutTLS: [String] {
+        guard insecureNoSSL else { return [] }
+        return [("startTLS", startTLS), ("rootCA", !rootCA.isEmpty), ("rootCAData", !rootCAData.isEmpty),
+                ("clientCert", !clientCert.isEmpty), ("clientKey", !clientKey.isEmpty), ("insecureSkipVerify", insecureSkipVerify)]
+            .filter(\.1).map(\.0)
     }
 }
