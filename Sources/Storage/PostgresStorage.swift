@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// A shared backend over PostgreSQL (Dex's `postgres` storage), through vapor/postgres-nio.
 ///
@@ -192,18 +193,26 @@ public final class PostgresStorage: GatewayStorage {
         }
     }
 
-    /// Races `body` against `timeout`; on timeout `body` is cancelled (which abandons a wait for a
-    /// pooled connection at once) and the caller sees `unavailable`.
+    /// Races `body` against `timeout`: the caller has its answer, or `unavailable`, by the
+    /// deadline. On timeout `body` is cancelled (which abandons a wait for a pooled connection at
+    /// once) and left to finish on its own: a query on a connection whose server stopped
+    /// answering ignores cancellation until TCP gives up, minutes later, and a task group would
+    /// wait for it. Cancelling the caller cancels `body`.
     static func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
+        let race = DeadlineRace<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.start(continuation,
+                           work: Task { race.finish(with: await Result(awaiting: body)) },
+                           timer: Task {
+                               try? await Task.sleep(for: timeout)
+                               if !Task.isCancelled {
+                                   race.finish(with: .failure(StorageError.unavailable("postgres: no answer within \(timeout)")))
+                               }
+                           })
             }
-            defer { group.cancelAll() }
-            if let first = try await group.next(), let value = first { return value }
-            throw StorageError.unavailable("postgres: no answer within \(timeout)")
+        } onCancel: {
+            race.finish(with: .failure(CancellationError()))
         }
     }
 
@@ -245,5 +254,58 @@ public final class PostgresStorage: GatewayStorage {
         let module = String(reflecting: type(of: error))
         return module.hasPrefix("NIO") || module.hasPrefix("PostgresNIO") || module.hasPrefix("_ConnectionPoolModule")
             || module.hasPrefix("ConnectionPoolModule") || error is ChannelError || error is IOError
+    }
+}
+
+/// The state of one `PostgresStorage.withDeadline` call: the first of the answer, the deadline
+/// or a cancellation resumes the caller; the other tasks are cancelled.
+private final class DeadlineRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var tasks: [Task<Void, Never>] = []
+        /// An outcome that came before `start` (the work or a cancellation racing the set-up).
+        var early: Result<T, any Error>?
+        var done = false
+    }
+    private let state = Mutex(State())
+
+    func start(_ continuation: CheckedContinuation<T, any Error>, work: Task<Void, Never>, timer: Task<Void, Never>) {
+        let early = state.withLock { state -> Result<T, any Error>? in
+            guard let early = state.early else {
+                state.continuation = continuation
+                state.tasks = [work, timer]
+                return nil
+            }
+            state.done = true
+            return early
+        }
+        if let early {
+            work.cancel()
+            timer.cancel()
+            continuation.resume(with: early)
+        }
+    }
+
+    func finish(with result: Result<T, any Error>) {
+        let taken = state.withLock { state -> (CheckedContinuation<T, any Error>, [Task<Void, Never>])? in
+            guard !state.done else { return nil }
+            guard let continuation = state.continuation else {
+                if state.early == nil { state.early = result }
+                return nil
+            }
+            state.done = true
+            state.continuation = nil
+            defer { state.tasks = [] }
+            return (continuation, state.tasks)
+        }
+        guard let (continuation, tasks) = taken else { return }
+        for task in tasks { task.cancel() }
+        continuation.resume(with: result)
+    }
+}
+
+private extension Result where Failure == any Error {
+    init(awaiting body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
