@@ -118,14 +118,29 @@ final class EtcdClient: Sendable {
                 continue
             case 14, 4, 8:
                 // Unavailable / DeadlineExceeded / ResourceExhausted: no leader, leader changed,
-                // overloaded. A timed-out write may still be applied.
-                if !idempotent, message.contains("timed out") { throw EtcdOutcomeUnknown(message: message) }
+                // server stopped, timed out, overloaded. Only "no leader" and "too many requests"
+                // are refused before the write is proposed; after any other, a write may have
+                // been applied, and resending it could apply it twice (its caller re-reads).
+                if !idempotent, !Self.refusedBeforeProposal(code: error?.code, message: message) {
+                    throw EtcdOutcomeUnknown(message: message)
+                }
                 throw EtcdEndpointFailure(message: message)
             default:
-                if response.status >= 500 && error == nil { throw EtcdEndpointFailure(message: message) }
+                if response.status >= 500 && error == nil {
+                    // Not etcd's own answer (a proxy's 502/504): the write may have reached etcd.
+                    if !idempotent { throw EtcdOutcomeUnknown(message: message) }
+                    throw EtcdEndpointFailure(message: message)
+                }
                 throw StorageError.unavailable("etcd: \(message)")
             }
         }
+    }
+
+    /// Whether etcd refused a request before proposing it to the cluster, so a write certainly
+    /// did not happen: `etcdserver: no leader` (Unavailable) and `too many requests`
+    /// (ResourceExhausted). Leader changes, a stopping server and timeouts may follow a proposal.
+    static func refusedBeforeProposal(code: Int?, message: String) -> Bool {
+        code == 8 || (code == 14 && message.contains("no leader"))
     }
 
     private func post(_ path: String, _ body: Data, to index: Int, headers: [String], idempotent: Bool) async throws -> CurlClient.Response {

@@ -116,6 +116,16 @@ struct EtcdDexFormatTests {
         #expect(EtcdStorage.redacted("keys") == "keys")
     }
 
+    @Test("a write is resent to another endpoint only after an error that proves it was not applied")
+    func writeRetryClassification() {
+        #expect(EtcdClient.refusedBeforeProposal(code: 14, message: "etcdserver: no leader"))
+        #expect(EtcdClient.refusedBeforeProposal(code: 8, message: "etcdserver: too many requests"))
+        for message in ["etcdserver: server stopped", "etcdserver: leader changed", "etcdserver: request timed out"] {
+            #expect(!EtcdClient.refusedBeforeProposal(code: 14, message: message), "\(message)")
+        }
+        #expect(!EtcdClient.refusedBeforeProposal(code: 4, message: "context deadline exceeded"))
+    }
+
     @Test("Go's RFC 3339 times: formatting trims zeros, parsing takes offsets and nanoseconds")
     func goTime() {
         #expect(EtcdGoTime.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
