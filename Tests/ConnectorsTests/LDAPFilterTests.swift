@@ -63,6 +63,9 @@ struct LDAPFilterTests {
         #expect(!LDAPDN.isWithin("cn=Admins,ou=Other,dc=example,dc=org", base: "ou=groups,dc=example,dc=org"))
         #expect(!LDAPDN.isWithin("cn=x,ou=notgroups,dc=example,dc=org", base: "ou=groups,dc=example,dc=org"))
         #expect(LDAPDN.canonical("CN=A, OU=B") == LDAPDN.canonical("cn=a,ou=b"))
+        // An escaped separator is part of a value, never a boundary between RDNs.
+        #expect(LDAPDN.canonical(#"cn=a\,ou=x,dc=y"#) != LDAPDN.canonical("cn=a,ou=x,dc=y"))
+        #expect(LDAPDN.canonical(#"cn=a\2Cb,dc=y"#) == LDAPDN.canonical(#"CN=A\,B,DC=Y"#))
     }
 
     @Test("binary ids are encoded, text stays text; DN is the entry's DN unless an attribute has that name")

@@ -131,14 +131,21 @@ enum LDAPDN {
         return Array(entry.suffix(suffix.count)) == suffix
     }
 
-    /// A comparable form of a DN: RDNs normalized and joined.
+    /// A comparable form of a DN: RDNs normalized and joined. Values are escaped again where
+    /// they hold a separator, so `cn=a\,ou=x,dc=y` (one RDN `cn=a,ou=x`) and `cn=a,ou=x,dc=y`
+    /// (two) stay different.
     static func canonical(_ dn: String) -> String { rdns(dn).map(normalize).joined(separator: ",") }
 
     private static func normalize(_ rdn: String) -> String {
         guard let equals = rdn.firstIndex(of: "=") else { return rdn.lowercased() }
         let type = rdn[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
         let value = unescape(String(rdn[rdn.index(after: equals)...])).trimmingCharacters(in: .whitespaces).lowercased()
-        return "\(type)=\(value)"
+        var escaped = ""
+        for character in value {
+            if "\\,;".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return "\(type)=\(escaped)"
     }
 
     /// RFC 4514 §3 unescaping: `\,` -> `,`, `\2C` -> `,` (hex pairs form UTF-8), quotes dropped.
