@@ -90,6 +90,34 @@ struct FlowTests {
         }
     }
 
+    @Test("an issuer with a trailing slash is kept as written in discovery and in iss; endpoints have no double slash")
+    func issuerWithTrailingSlash() async throws {
+        let yaml = Self.yaml.replacingOccurrences(of: "issuer: http://127.0.0.1:5556/dex\n", with: "issuer: http://127.0.0.1:5556/dex/\n")
+        let config = try FedgateConfig.parse(yaml: yaml, file: "slash.yaml", environment: [:])
+        let gateway = try await Gateway.make(config: config, logger: Logger(label: "test"))
+        try await Application(router: gateway.router()).test(.live) { client in
+            try await client.execute(uri: "/dex/.well-known/openid-configuration", method: .get) { response in
+                #expect(response.status == .ok)
+                let doc = try Self.json(response.body)
+                #expect(doc["issuer"] as? String == "http://127.0.0.1:5556/dex/")
+                #expect(doc["token_endpoint"] as? String == "http://127.0.0.1:5556/dex/token")
+                #expect(doc["jwks_uri"] as? String == "http://127.0.0.1:5556/dex/keys")
+            }
+            let body = Self.form([("grant_type", "password"), ("username", "admin@example.com"), ("password", "password"), ("scope", "openid")])
+            let tokens = try await client.execute(uri: "/dex/token", method: .post, headers: Self.basic("example-app", "app-secret"), body: body) { r in
+                #expect(r.status == .ok)
+                return try Self.json(r.body)
+            }
+            let claims = try gateway.keys.snapshot.verify(try #require(tokens["id_token"] as? String))
+            #expect(claims.iss == "http://127.0.0.1:5556/dex/")
+            // The access token is accepted where the issuer is checked (userinfo).
+            let access = try #require(tokens["access_token"] as? String)
+            try await client.execute(uri: "/dex/userinfo", method: .get, headers: [.authorization: "Bearer \(access)"]) { r in
+                #expect(r.status == .ok)
+            }
+        }
+    }
+
     @Test("code flow with PKCE S256 through the mock connector, then refresh, replay and userinfo")
     func codeFlow() async throws {
         let gateway = try await Self.makeGateway()

@@ -157,6 +157,22 @@ struct PagesTests {
         #expect(p.error(title: "<t>", message: "<m>").contains(#"<h2 class="error-title">&lt;t&gt;</h2><p class="error-message">&lt;m&gt;</p>"#))
     }
 
+    @Test("a special character followed by a combining mark is escaped too (no attribute break-out)", arguments: ["\u{301}", "\u{200D}", "\u{FE0F}", "\u{20DD}"])
+    func escapingWithCombiningMarks(_ mark: String) throws {
+        let p = try pages(PageOptions(basePath: "/dex"))
+        let attack = "\"" + mark + " autofocus onfocus=alert(document.domain) x=\"" + mark + "<" + mark + "script>"
+        let password = p.password(postURL: "/p", username: attack, prompt: "Email", invalid: true, message: nil, backURL: nil)
+        #expect(password.contains(#"value="&quot;"# + mark + " autofocus onfocus=alert(document.domain) x=&quot;" + mark + "&lt;" + mark + "script&gt;\""))
+        // No raw quote or angle bracket from the value reaches the page.
+        let value = try #require(password.range(of: #"value=""#)).upperBound
+        let rest = password[value...]
+        let end = try #require(rest.unicodeScalars.firstIndex(of: "\""))
+        #expect(!rest[..<end].unicodeScalars.contains { $0 == "<" || $0 == ">" })
+        #expect(String(rest[..<end]).hasSuffix("script&gt;"))
+        // Custom content: titles and messages on the error page too.
+        #expect(!p.error(title: "<" + mark + "b>", message: "m").contains("<" + mark + "b>"))
+    }
+
     @Test("basePath is normalised and logoURL can be overridden")
     func basePathAndLogo() throws {
         let root = try pages(PageOptions(basePath: ""))

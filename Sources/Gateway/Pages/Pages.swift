@@ -33,10 +33,11 @@ public final class Pages: Sendable {
             throw PagesError(.unknownTheme, "frontend.theme \"\(options.theme)\" not found: no folder themes/\(theme) in frontend.dir or the bundled web files (available: \(available))")
         }
 
+        ScalarHTMLEscaping.install()
         var library = MustacheLibrary()
         for (name, source) in try loader.templateSources() {
             do {
-                library.register(try MustacheTemplate(string: source.text), named: name)
+                library.register(try MustacheTemplate(string: ScalarHTMLEscaping.pragma + source.text), named: name)
             } catch let error as MustacheTemplate.ParserError {
                 throw PagesError(.invalidTemplate, "template \(source.origin) line \(error.context.lineNumber), column \(error.context.columnNumber): \(error.error)")
             } catch {
@@ -149,5 +150,40 @@ public final class Pages: Sendable {
         context.merge(values) { _, new in new }
         // Every required template was checked in init, so the lookup cannot fail.
         return library.render(context, withTemplate: name) ?? ""
+    }
+}
+
+/// HTML escaping by Unicode scalar for every template, bundled or from `frontend.dir`.
+///
+/// swift-mustache's own HTML escaping looks characters up one `Character` (grapheme cluster) at
+/// a time, so `"` followed by a combining mark (U+0301) is one character that is not in its
+/// table and goes out raw: a posted username could close the `value="…"` attribute and add
+/// event handlers (reflected XSS). Browsers parse by code point, so escaping must too. The
+/// replacement is registered as the `HTML` content type, and every template is compiled with
+/// the pragma selecting it (the library's default context would use its own escaper).
+enum ScalarHTMLEscaping: MustacheContentType {
+    case html
+
+    /// Put in front of every template; it renders as nothing and keeps line numbers as they are.
+    static let pragma = "{{% CONTENT_TYPE: HTML }}"
+
+    static func install() { MustacheContentTypes.register(ScalarHTMLEscaping.html, named: "HTML") }
+
+    func escapeText(_ text: String) -> String { Self.escape(text) }
+
+    static func escape(_ text: String) -> String {
+        var escaped = ""
+        escaped.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "&": escaped += "&amp;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }

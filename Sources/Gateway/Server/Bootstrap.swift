@@ -55,7 +55,7 @@ extension Gateway {
         if !config.oauth2.grantTypes.isEmpty { grantTypes = grantTypes.intersection(config.oauth2.grantTypes) }
 
         let settings = Settings(
-            issuer: config.issuer.hasSuffix("/") ? String(config.issuer.dropLast()) : config.issuer,
+            issuer: config.issuer,
             issuerPath: config.issuerPath,
             idTokenLifetime: config.expiry.idTokens,
             authRequestLifetime: config.expiry.authRequests,

@@ -2,6 +2,9 @@ import Foundation
 
 /// What the flows read from the config, resolved once at start (durations in seconds).
 struct Settings: Sendable {
+    /// The issuer exactly as configured, trailing slash included: it is the tokens' `iss` and
+    /// discovery's `issuer`, which verifiers (kube-apiserver, EKS) compare byte for byte with
+    /// the URL they were given, as Dex keeps it.
     var issuer: String
     var issuerPath: String
     var idTokenLifetime: TimeInterval
@@ -35,6 +38,7 @@ struct Settings: Sendable {
     /// Largest accepted parameter value; real ones are far shorter (RFC 6749 leaves it open).
     static let maxParameterLength = 4096
 
-    func url(_ path: String) -> String { issuer + path }
+    /// An endpoint's absolute URL: the issuer without its trailing slash, then `path`.
+    func url(_ path: String) -> String { (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer) + path }
     func path(_ path: String) -> String { issuerPath + path }
 }
