@@ -45,9 +45,10 @@ public final class KeyManager: Sendable {
     }
 
     public init(storage: any KeyStorage, algorithm: SigningAlgorithm, rotationPeriod: TimeInterval = 6 * 3600,
-                idTokenLifetime: TimeInterval, pollInterval: TimeInterval = 1, logger: Logger,
-                now: @escaping @Sendable () -> Date = Date.init) {
+                idTokenLifetime: TimeInterval, pollInterval: TimeInterval = 1, retirementMargin: TimeInterval = 60,
+                logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
         self.storage = storage
+        self.retirementMargin = retirementMargin
         self.algorithm = algorithm
         self.rotationPeriod = rotationPeriod
         self.idTokenLifetime = idTokenLifetime
@@ -92,7 +93,12 @@ public final class KeyManager: Sendable {
         guard plan != .none else { return false }
 
         let fresh = try await Self.generateKeys(plan.freshKeysNeeded, algorithm: algorithm)
-        let (algorithm, period, lifetime) = (self.algorithm, rotationPeriod, idTokenLifetime)
+        // A retired key stays published for an ID token's lifetime after its last signature. It
+        // still signs here while the new key is generated and on other replicas until their next
+        // poll, so its retirement is counted from later than `now`: `retirementMargin` covers
+        // key generation, one poll and clock skew between replicas.
+        let (algorithm, period) = (self.algorithm, rotationPeriod)
+        let lifetime = idTokenLifetime + pollInterval + retirementMargin
         do {
             try await storage.updateKeys { keys in
                 try plan.apply(to: &keys, observed: observed, fresh: fresh, algorithm: algorithm, now: now,
@@ -112,6 +118,10 @@ public final class KeyManager: Sendable {
         ])
         return true
     }
+
+    /// Extra time a retired key stays in `/keys` beyond an ID token's lifetime and one poll
+    /// (see `rotateIfDue`): key generation and clock skew between replicas.
+    public let retirementMargin: TimeInterval
 
     /// Polls storage every `pollInterval` and rotates when due, until the task is cancelled.
     /// Errors are logged and retried on the next tick.

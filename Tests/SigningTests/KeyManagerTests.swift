@@ -11,7 +11,7 @@ struct KeyManagerTests {
     func manager(_ storage: TestKeyStorage, _ clock: TestClock, _ algorithm: SigningAlgorithm = .es256,
                  poll: TimeInterval = 1) -> KeyManager {
         KeyManager(storage: storage, algorithm: algorithm, rotationPeriod: period, idTokenLifetime: lifetime,
-                   pollInterval: poll, logger: quietLogger, now: clock.function)
+                   pollInterval: poll, retirementMargin: 0, logger: quietLogger, now: clock.function)
     }
 
     @Test("First start creates a signing key and a pre-published next key", arguments: SigningAlgorithm.allCases)
@@ -67,7 +67,8 @@ struct KeyManagerTests {
         let k3 = try #require(second.nextSigningKey?.kid)
         #expect(![k1, k2].contains(k3))
         #expect(second.verificationKeys.map(\.kid) == [k1])
-        #expect(second.verificationKeys.first?.expiry == clock.now + lifetime)  // t = 350
+        // One poll past the token lifetime: other replicas may sign with K1 until their next poll.
+        #expect(second.verificationKeys.first?.expiry == clock.now + lifetime + 1)  // t = 351
         #expect(second.nextRotation == clock.now + period)
         #expect(keys.snapshot.publishedKIDs == [k2, k3, k1])
         #expect(keys.snapshot.signer?.kid == k2)
@@ -78,19 +79,33 @@ struct KeyManagerTests {
         clock.advance(by: period)  // t = 300
         #expect(try await keys.rotateIfDue() == true)
         #expect(try await storage.getKeys().verificationKeys.map(\.kid).contains(k1))
-        clock.advance(by: 49)  // t = 349: K1's last token is still valid
+        clock.advance(by: 50)  // t = 350: K1's last token is still valid
         #expect(try await keys.rotateIfDue() == false)
         #expect(keys.snapshot.publishedKIDs.contains(k1))
 
-        clock.advance(by: 2)  // t = 351: past K1's expiry, rotation not due until 400
+        clock.advance(by: 2)  // t = 352: past K1's expiry, rotation not due until 400
         #expect(try await keys.rotateIfDue() == true)
         let pruned = try await storage.getKeys()
         #expect(!pruned.verificationKeys.map(\.kid).contains(k1))
         #expect(pruned.verificationKeys.map(\.kid).contains(k2))
-        #expect(pruned.nextRotation == clock.now - 51 + period)  // pruning does not move the schedule
+        #expect(pruned.nextRotation == clock.now - 52 + period)  // pruning does not move the schedule
         #expect(!keys.snapshot.publishedKIDs.contains(k1))
         #expect(throws: SigningError.unknownKey("")) { try keys.snapshot.verifier.verifySignature(oldToken, as: TokenClaims.self) }
         #expect(await storage.signingKIDHistory.count == 4)
+    }
+
+    @Test("By default a retired key stays published a poll and a minute past the token lifetime")
+    func defaultRetirementMargin() async throws {
+        let storage = TestKeyStorage(), clock = TestClock()
+        let keys = KeyManager(storage: storage, algorithm: .es256, rotationPeriod: period, idTokenLifetime: lifetime,
+                              pollInterval: 2, logger: quietLogger, now: clock.function)
+        try await keys.start()
+        let k1 = try #require(keys.snapshot.signer?.kid)
+        clock.advance(by: period)
+        #expect(try await keys.rotateIfDue() == true)
+        let retired = try #require(try await storage.getKeys().verificationKeys.first { $0.kid == k1 })
+        #expect(retired.expiry == clock.now + lifetime + 2 + 60)
+        #expect(keys.retirementMargin == 60)
     }
 
     @Test("Reload is a no-op when storage is unchanged and picks up another replica's rotation")
