@@ -14,6 +14,7 @@ from e2e_support.server import (
     ADMIN_GROUPS,
     ADMIN_PASSWORD,
     ADMIN_SUB,
+    ADMIN_USER_ID,
     ADMIN_USERNAME,
     CLIENT_ID,
     MOCK_EMAIL,
@@ -135,6 +136,19 @@ def test_userinfo_returns_claims_for_access_token(server):
         assert info["email_verified"] is True
         assert info["groups"] == ADMIN_GROUPS
         assert info["name"] == ADMIN_USERNAME
+        # Dex echoes every claim of the verified token.
+        assert info["iss"] == server.issuer
+        assert info["exp"] > time.time()
+        assert CLIENT_ID in ([info["aud"]] if isinstance(info["aud"], str) else info["aud"])
+        assert resp.headers.get("Cache-Control") == "no-store"
+
+
+def test_userinfo_echoes_federated_claims(server):
+    body = token_request(server, {"grant_type": "password", "username": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
+                                  "scope": "openid email federated:id"}).json()
+    info = new_session().get(server.url("/userinfo"), headers={"Authorization": f"Bearer {body['access_token']}"},
+                             timeout=10).json()
+    assert info["federated_claims"] == {"connector_id": "local", "user_id": ADMIN_USER_ID}
 
 
 @pytest.mark.parametrize(
