@@ -259,6 +259,44 @@ struct FlowTests {
         #expect(!Gateway.validRedirectURI("/device/callback", client: device))
     }
 
+    @Test("the link back to the connector chooser keeps what the client asked: prompt, max_age, forced approval, PKCE")
+    func backQueryKeepsTheRequest() async throws {
+        let gateway = try await Self.makeGateway()
+        let request = AuthRequest(id: "r", clientID: "example-app", scopes: ["openid", "email"], redirectURI: "http://127.0.0.1:5555/callback",
+                                  nonce: "n", state: "s t", forceApprovalPrompt: true, expiry: Date(),
+                                  pkce: PKCE(codeChallenge: "c", codeChallengeMethod: "S256"), prompt: "login", maxAge: 300)
+        let query = FormParameters(encoded: gateway.backQuery(request))
+        #expect(query["prompt"] == "login")
+        #expect(query["max_age"] == "300")
+        #expect(query["approval_prompt"] == "force")
+        #expect(query["state"] == "s t" && query["nonce"] == "n" && query["scope"] == "openid email")
+        #expect(query["code_challenge"] == "c" && query["code_challenge_method"] == "S256")
+        let consent = FormParameters(encoded: gateway.backQuery(AuthRequest(id: "r", clientID: "c", redirectURI: "http://x/cb", forceApprovalPrompt: true,
+                                                                             expiry: Date(), prompt: "consent")))
+        #expect(consent["prompt"] == "consent" && consent["approval_prompt"] == nil)
+        #expect(FormParameters(encoded: gateway.backQuery(AuthRequest(id: "r", clientID: "c", redirectURI: "http://x/cb", expiry: Date())))["max_age"] == nil)
+    }
+
+    @Test("errors go back in the fragment when the response type puts tokens there, else in the query")
+    func errorResponseMode() async throws {
+        let yaml = Self.yaml.replacingOccurrences(of: "  skipApprovalScreen: true\n", with: "  skipApprovalScreen: true\n  responseTypes: [code, \"id_token token\", id_token]\n")
+        let config = try FedgateConfig.parse(yaml: yaml, file: "modes.yaml", environment: [:])
+        let gateway = try await Gateway.make(config: config, logger: Logger(label: "test"))
+        try await Application(router: gateway.router()).test(.live) { client in
+            let base = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&scope=openid&state=st&nonce=n&prompt=none"
+            for (responseType, fragment) in [("code", false), ("id_token+token", true), ("id_token", true)] {
+                let location = try await client.execute(uri: base + "&response_type=" + responseType, method: .get) { $0.headers[.location] }
+                let redirect = try #require(location, "\(responseType)")
+                let separator = fragment ? "http://127.0.0.1:5555/callback#" : "http://127.0.0.1:5555/callback?"
+                #expect(redirect.hasPrefix(separator + "error=login_required"), "\(responseType): \(redirect)")
+                #expect(redirect.contains("state=st"))
+            }
+            // An unsupported response type cannot say where it wanted its answer: the query.
+            let location = try await client.execute(uri: base + "&response_type=token+bogus", method: .get) { $0.headers[.location] }
+            #expect(location?.hasPrefix("http://127.0.0.1:5555/callback?error=unsupported_response_type") == true)
+        }
+    }
+
     @Test("PKCE verification: S256, plain, wrong verifier, missing verifier")
     func pkce() throws {
         let verifier = String(repeating: "a", count: 43)

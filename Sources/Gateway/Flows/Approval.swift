@@ -32,7 +32,8 @@ extension Gateway {
         guard params["approval"] == "approve" else {
             try? await storage.deleteAuthRequest(id: authRequest.id)
             return errorRedirect(authRequest.redirectURI, state: authRequest.state,
-                                 RedirectError(code: "access_denied", description: "The user denied the request."))
+                                 RedirectError(code: "access_denied", description: "The user denied the request."),
+                                 fragment: Self.usesFragment(authRequest.responseTypes))
         }
         let client = try await storage.getClient(id: authRequest.clientID)
         return try await sendCodeResponse(authRequest, client: client, context: context)

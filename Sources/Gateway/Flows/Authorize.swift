@@ -40,7 +40,10 @@ extension Gateway {
             let authRequest = try await parseAuthRequest(params, client: client, redirectURI: redirectURI, state: state)
             return try await startLogin(authRequest, connectorID: params["connector_id"])
         } catch let e as RedirectError {
-            return errorRedirect(redirectURI, state: state, e)
+            // An unusable response_type is answered in the query: which mode it wanted is unknown.
+            let words = (params["response_type"] ?? "").split(separator: " ").map(String.init)
+            return errorRedirect(redirectURI, state: state, e,
+                                 fragment: e.code != "unsupported_response_type" && Self.usesFragment(words))
         }
     }
 
@@ -92,13 +95,21 @@ extension Gateway {
         return unknown.isEmpty ? nil : "Unrecognized scope(s) \(unknown)."
     }
 
-    func errorRedirect(_ redirectURI: String, state: String, _ error: RedirectError) -> Response {
+    /// Sends the browser back to the client with an error (RFC 6749 §4.1.2.1). `fragment`: the
+    /// request asked for tokens in the fragment (`token` or `id_token` in its response type), so
+    /// the error goes there too (RFC 6749 §4.2.2.1, OAuth 2.0 Multiple Response Types §5).
+    func errorRedirect(_ redirectURI: String, state: String, _ error: RedirectError, fragment: Bool = false) -> Response {
         if redirectURI == Self.oobRedirectURI {
             return Responses.html(pages.error(title: "Authorization failed", message: "\(error.code): \(error.description)"), status: .badRequest)
         }
         var params = [("error", error.code), ("error_description", error.description)]
         if !state.isEmpty { params.append(("state", state)) }
-        return Responses.redirect(FormParameters.append(params, to: redirectURI), status: .found)
+        return Responses.redirect(FormParameters.append(params, to: redirectURI, fragment: fragment), status: .found)
+    }
+
+    /// Whether a response type sends its answer in the fragment (any `token` or `id_token`).
+    static func usesFragment(_ responseTypes: some Sequence<String>) -> Bool {
+        responseTypes.contains { $0 == "token" || $0 == "id_token" }
     }
 
     func parseAuthRequest(_ params: FormParameters, client: Client, redirectURI: String, state: String) async throws -> AuthRequest {

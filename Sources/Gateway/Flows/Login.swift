@@ -106,6 +106,10 @@ extension Gateway {
             items.append(("code_challenge", a.pkce.codeChallenge))
             items.append(("code_challenge_method", a.pkce.codeChallengeMethod))
         }
+        // What the client asked of the login itself must survive the detour (OIDC Core §3.1.2.1).
+        if !a.prompt.isEmpty { items.append(("prompt", a.prompt)) }
+        if let maxAge = a.maxAge { items.append(("max_age", String(maxAge))) }
+        if a.forceApprovalPrompt, !a.prompt.split(separator: " ").contains("consent") { items.append(("approval_prompt", "force")) }
         return items.map { "\($0.0)=\(FormParameters.encode($0.1))" }.joined(separator: "&")
     }
 
