@@ -297,6 +297,24 @@ struct FlowTests {
         }
     }
 
+    @Test("an upstream's error text in a callback link is logged, never shown on the page")
+    func callbackErrorTextNotReflected() async throws {
+        let gateway = try await Self.makeGateway()
+        try await Application(router: gateway.router()).test(.live) { client in
+            let auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code&scope=openid&connector_id=mock"
+            let location = try #require(try await client.execute(uri: auth, method: .get) { $0.headers[.location] })
+            let state = try #require(URLComponents(string: location)?.queryItems?.first { $0.name == "state" }?.value)
+            _ = try await client.execute(uri: "/dex/auth/mock?state=\(state)", method: .get) { $0.status }
+            let uri = "/dex/callback?state=\(state)&error=access_denied&error_description=Your+account+is+locked%2C+call+555-0100"
+            try await client.execute(uri: uri, method: .get) { r in
+                #expect(r.status == .badRequest)
+                let page = String(buffer: r.body)
+                #expect(page.contains("did not complete the login"))
+                #expect(!page.contains("555-0100") && !page.contains("locked"))
+            }
+        }
+    }
+
     @Test("PKCE verification: S256, plain, wrong verifier, missing verifier")
     func pkce() throws {
         let verifier = String(repeating: "a", count: 43)

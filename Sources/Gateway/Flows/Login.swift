@@ -62,6 +62,7 @@ extension Gateway {
             do {
                 redirect = try await callback.loginURL(scopes: scopes, callbackURL: settings.url("/callback"), state: state)
             } catch let e as ConnectorError {
+                context.logger.warning("login could not start", metadata: ["connector": .string(entry.id), "error": .string(e.reason)])
                 throw Self.loginPageError(e)
             }
             try await storage.updateAuthRequest(id: authRequest.id) {
@@ -72,7 +73,12 @@ extension Gateway {
         }
         if let saml = entry.connector as? any SAMLConnector {
             let post: SAMLPostData
-            do { post = try saml.postData(scopes: scopes, requestID: authRequest.id) } catch let e as ConnectorError { throw Self.loginPageError(e) }
+            do {
+                post = try saml.postData(scopes: scopes, requestID: authRequest.id)
+            } catch let e as ConnectorError {
+                context.logger.warning("login could not start", metadata: ["connector": .string(entry.id), "error": .string(e.reason)])
+                throw Self.loginPageError(e)
+            }
             try await storage.updateAuthRequest(id: authRequest.id) { $0.connectorID = entry.id }
             return Responses.html(pages.samlPost(actionURL: post.ssoURL, samlRequest: post.samlRequest, relayState: state))
         }
@@ -181,7 +187,12 @@ extension Gateway {
                 var query: [String: String] = [:]
                 for key in params.keys { query[key] = params[key] ?? "" }
                 if let error = params["error"] {
-                    throw PageError(status: .badRequest, title: "Login failed", message: "The identity provider answered: \(error) \(params["error_description"] ?? "")")
+                    // The text is whatever the link carried: logged, never shown (Dex: "Failed to authenticate").
+                    context.logger.warning("callback login failed", metadata: [
+                        "connector": .string(entry.id), "error": .string(String(error.prefix(200))),
+                        "error_description": .string(String((params["error_description"] ?? "").prefix(200))),
+                    ])
+                    throw PageError(status: .badRequest, title: "Login failed", message: "The identity provider did not complete the login.")
                 }
                 identity = try await callback.handleCallback(scopes: scopes, connectorData: authRequest.connectorData, query: query)
             } else {
@@ -194,16 +205,19 @@ extension Gateway {
         return try await finishLogin(authRequest, entry: entry, identity: identity, context: context)
     }
 
+    /// The page for a connector's failure. Its details (addresses, DNs, file paths, the
+    /// directory's diagnostics) are for the server log, where every caller writes them, not for
+    /// an anonymous browser.
     static func loginPageError(_ e: ConnectorError) -> PageError {
         switch e.code {
         case .unreachable:
-            return PageError.unavailable("The identity provider could not be reached: \(e.reason). Please try again in a moment.")
+            return PageError.unavailable("The identity provider could not be reached. Please try again in a moment.")
         case .notInRequiredGroups:
-            return PageError(status: .forbidden, title: "Access denied", message: e.reason)
+            return PageError(status: .forbidden, title: "Access denied", message: "You are not a member of a group that may log in here.")
         case .invalidConfig:
-            return PageError.server("The connector is misconfigured: \(e.reason)")
+            return PageError.server("The login service is misconfigured. The administrator can find the details in the server log.")
         default:
-            return PageError(status: .badGateway, title: "Login failed", message: "The identity provider refused the login: \(e.reason)")
+            return PageError(status: .badGateway, title: "Login failed", message: "The identity provider refused the login.")
         }
     }
 
