@@ -205,19 +205,20 @@ extension Gateway {
         return try await finishLogin(authRequest, entry: entry, identity: identity, context: context)
     }
 
-    /// The page for a connector's failure. Its details (addresses, DNs, file paths, the
-    /// directory's diagnostics) are for the server log, where every caller writes them, not for
-    /// an anonymous browser.
+    /// The page for a connector's failure. A connector's `reason` is written to be shown (no
+    /// secrets) and says what went wrong (a dead directory, a refused certificate: issue 4's
+    /// "clear message"); a configuration problem's details (file paths) are left to the log,
+    /// where every caller writes them.
     static func loginPageError(_ e: ConnectorError) -> PageError {
         switch e.code {
         case .unreachable:
-            return PageError.unavailable("The identity provider could not be reached. Please try again in a moment.")
+            return PageError.unavailable("The identity provider could not be reached: \(e.reason). Please try again in a moment.")
         case .notInRequiredGroups:
-            return PageError(status: .forbidden, title: "Access denied", message: "You are not a member of a group that may log in here.")
+            return PageError(status: .forbidden, title: "Access denied", message: e.reason)
         case .invalidConfig:
             return PageError.server("The login service is misconfigured. The administrator can find the details in the server log.")
         default:
-            return PageError(status: .badGateway, title: "Login failed", message: "The identity provider refused the login.")
+            return PageError(status: .badGateway, title: "Login failed", message: "The identity provider refused the login: \(e.reason)")
         }
     }
 
