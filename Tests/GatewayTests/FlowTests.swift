@@ -50,7 +50,7 @@ struct FlowTests {
       groups: [admins]
     """
 
-    static func makeGateway() async throws -> Gateway {
+    static func makeGateway(yaml: String = yaml) async throws -> Gateway {
         let config = try FedgateConfig.parse(yaml: yaml, file: "flow-test.yaml", environment: [:])
         return try await Gateway.make(config: config, logger: Logger(label: "test"))
     }
@@ -71,15 +71,17 @@ struct FlowTests {
         try JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] ?? [:]
     }
 
-    @Test("discovery lists every endpoint under the issuer path")
-    func discovery() async throws {
-        let gateway = try await Self.makeGateway()
+    @Test("discovery lists every endpoint under the issuer path; the issuer is kept as written, a trailing slash included",
+          arguments: ["http://127.0.0.1:5556/dex", "http://127.0.0.1:5556/dex/"])
+    func discovery(_ issuer: String) async throws {
+        let gateway = try await Self.makeGateway(yaml: Self.yaml.replacingOccurrences(of: "issuer: http://127.0.0.1:5556/dex\n",
+                                                                                   with: "issuer: \(issuer)\n"))
         let app = Application(router: gateway.router())
         try await app.test(.live) { client in
             try await client.execute(uri: "/dex/.well-known/openid-configuration", method: .get) { response in
                 #expect(response.status == .ok)
                 let doc = try Self.json(response.body)
-                #expect(doc["issuer"] as? String == "http://127.0.0.1:5556/dex")
+                #expect(doc["issuer"] as? String == issuer)
                 #expect(doc["token_endpoint"] as? String == "http://127.0.0.1:5556/dex/token")
                 #expect(doc["jwks_uri"] as? String == "http://127.0.0.1:5556/dex/keys")
                 #expect((doc["grant_types_supported"] as? [String])?.contains("password") == true)
@@ -90,19 +92,11 @@ struct FlowTests {
         }
     }
 
-    @Test("an issuer with a trailing slash is kept as written in discovery and in iss; endpoints have no double slash")
+    @Test("an issuer with a trailing slash is the tokens' iss as written, and userinfo accepts them")
     func issuerWithTrailingSlash() async throws {
-        let yaml = Self.yaml.replacingOccurrences(of: "issuer: http://127.0.0.1:5556/dex\n", with: "issuer: http://127.0.0.1:5556/dex/\n")
-        let config = try FedgateConfig.parse(yaml: yaml, file: "slash.yaml", environment: [:])
-        let gateway = try await Gateway.make(config: config, logger: Logger(label: "test"))
+        let gateway = try await Self.makeGateway(yaml: Self.yaml.replacingOccurrences(of: "issuer: http://127.0.0.1:5556/dex\n",
+                                                                                   with: "issuer: http://127.0.0.1:5556/dex/\n"))
         try await Application(router: gateway.router()).test(.live) { client in
-            try await client.execute(uri: "/dex/.well-known/openid-configuration", method: .get) { response in
-                #expect(response.status == .ok)
-                let doc = try Self.json(response.body)
-                #expect(doc["issuer"] as? String == "http://127.0.0.1:5556/dex/")
-                #expect(doc["token_endpoint"] as? String == "http://127.0.0.1:5556/dex/token")
-                #expect(doc["jwks_uri"] as? String == "http://127.0.0.1:5556/dex/keys")
-            }
             let body = Self.form([("grant_type", "password"), ("username", "admin@example.com"), ("password", "password"), ("scope", "openid")])
             let tokens = try await client.execute(uri: "/dex/token", method: .post, headers: Self.basic("example-app", "app-secret"), body: body) { r in
                 #expect(r.status == .ok)
@@ -279,9 +273,8 @@ struct FlowTests {
 
     @Test("errors go back in the fragment when the response type puts tokens there, else in the query")
     func errorResponseMode() async throws {
-        let yaml = Self.yaml.replacingOccurrences(of: "  skipApprovalScreen: true\n", with: "  skipApprovalScreen: true\n  responseTypes: [code, \"id_token token\", id_token]\n")
-        let config = try FedgateConfig.parse(yaml: yaml, file: "modes.yaml", environment: [:])
-        let gateway = try await Gateway.make(config: config, logger: Logger(label: "test"))
+        let gateway = try await Self.makeGateway(yaml: Self.yaml.replacingOccurrences(
+            of: "  skipApprovalScreen: true\n", with: "  skipApprovalScreen: true\n  responseTypes: [code, \"id_token token\", id_token]\n"))
         try await Application(router: gateway.router()).test(.live) { client in
             let base = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&scope=openid&state=st&nonce=n&prompt=none"
             for (responseType, fragment) in [("code", false), ("id_token+token", true), ("id_token", true)] {
