@@ -20,9 +20,11 @@ struct DeadlineTests {
         let clock = ContinuousClock()
         let start = clock.now
         await #expect(throws: StorageError.self) {
-            _ = try await PostgresStorage.withDeadline(.milliseconds(100)) { await Self.stubborn(.seconds(3), value: 1) }
+            _ = try await PostgresStorage.withDeadline(.milliseconds(100)) { await Self.stubborn(.seconds(120), value: 1) }
         }
-        #expect(clock.now - start < .seconds(1))
+        // Far below the work's two minutes (the bound is loose: a loaded CI machine may be slow
+        // to run the timer, and this is no timing test).
+        #expect(clock.now - start < .seconds(60))
     }
 
     @Test("an answer before the deadline is returned, and errors pass through")
@@ -44,10 +46,10 @@ struct DeadlineTests {
     func callerCancelled() async throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let task = Task { try await PostgresStorage.withDeadline(.seconds(10)) { await Self.stubborn(.seconds(3), value: 1) } }
+        let task = Task { try await PostgresStorage.withDeadline(.seconds(600)) { await Self.stubborn(.seconds(120), value: 1) } }
         try await Task.sleep(for: .milliseconds(50))
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(clock.now - start < .seconds(1))
+        #expect(clock.now - start < .seconds(60))  // neither the deadline nor the work ended it
     }
 }
