@@ -75,12 +75,11 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var dateSecond = -1
     private var dateValue = ""
     /// Headers that do not change per request, built once per connection (and per key snapshot
-    /// for `/keys`); each answer adds `X-Request-ID`, `Date` and, for `/keys`, `Cache-Control`.
+    /// for `/keys`); each answer sets `X-Request-ID`, `Date` and, for `/keys`, `Cache-Control`.
     private lazy var discoveryFields = fixedFields(body: endpoints.discovery, cacheControl: PreparedEndpoints.discoveryCacheControl)
     private var keysFields = HTTPFields()
     /// `/keys`' Cache-Control counts down each second; formatted once per second.
     private var keysCacheSecond = -1
-    private var keysCacheControl = ""
 
     init(endpoints: PreparedEndpoints) {
         self.endpoints = endpoints
@@ -121,12 +120,19 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func respond(context: ChannelHandlerContext, endpoint: PreparedEndpoints.Endpoint, requestID: String?) {
         let now = endpoints.now()
+        let requestID = RequestLogMiddleware.requestID(requestID)
+        let date = httpDate(now)
+        // The per-connection header sets are updated in place: once the head is written (the
+        // codec converts it at once), this handler holds their only reference again, so no
+        // answer copies them.
         let body: ByteBuffer
-        var fields: HTTPFields
+        let head: HTTPResponse
         switch endpoint {
         case .discovery:
             body = endpoints.discovery
-            fields = discoveryFields
+            discoveryFields[RequestLogMiddleware.requestIDField] = requestID
+            discoveryFields[.date] = date
+            head = HTTPResponse(status: .ok, headerFields: discoveryFields)
         case .keys:
             let snapshot = endpoints.keys.snapshot
             let second = Int(now.timeIntervalSince1970)
@@ -138,15 +144,14 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
             if second != keysCacheSecond {
                 keysCacheSecond = second
-                keysCacheControl = PreparedEndpoints.keysCacheControl(snapshot: snapshot, now: now)
+                keysFields[.cacheControl] = PreparedEndpoints.keysCacheControl(snapshot: snapshot, now: now)
             }
             body = keysBody
-            fields = keysFields
-            fields[.cacheControl] = keysCacheControl
+            keysFields[RequestLogMiddleware.requestIDField] = requestID
+            keysFields[.date] = date
+            head = HTTPResponse(status: .ok, headerFields: keysFields)
         }
-        fields[RequestLogMiddleware.requestIDField] = RequestLogMiddleware.requestID(requestID)
-        fields[.date] = httpDate(now)
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
         needsFlush = true
