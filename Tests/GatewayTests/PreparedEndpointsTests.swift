@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import NIOHTTPTypes
 import Testing
 @testable import Gateway
@@ -41,8 +42,7 @@ struct PreparedEndpointsTests {
     /// The gateway's router behind a listener with the pipeline handler, as `GatewayServer` runs it.
     static func preparedApp(_ gateway: Gateway) throws -> some ApplicationProtocol {
         let endpoints = try prepared(gateway)
-        return Application(router: gateway.router(),
-                           server: .http1(configuration: .init(additionalChannelHandlers: [PreparedResponseHandler(endpoints: endpoints)])))
+        return Application(router: gateway.router(), server: .http1(prepared: endpoints))
     }
 
     @Test("over a live listener both documents match the router's answer, header for header")
@@ -99,61 +99,110 @@ struct PreparedEndpointsTests {
 
     func channel(_ endpoints: PreparedEndpoints) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(PreparedResponseHandler(endpoints: endpoints))
+        let writer = PreparedBytesWriter()
+        try channel.pipeline.syncOperations.addHandler(writer)
+        try channel.pipeline.syncOperations.addHandler(PreparedResponseHandler(endpoints: endpoints, writer: writer))
         return channel
     }
 
-    func request(_ channel: EmbeddedChannel, _ path: String, method: HTTPRequest.Method = .get, headers: HTTPFields = [:]) throws {
-        try channel.writeInbound(HTTPRequestPart.head(HTTPRequest(method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: headers)))
-        try channel.writeInbound(HTTPRequestPart.end(nil))
+    func request(_ channel: EmbeddedChannel, _ path: String, method: HTTPMethod = .GET, version: HTTPVersion = .http1_1,
+                 headers: HTTPHeaders = [:]) throws {
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: version, method: method, uri: path, headers: headers)))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
         channel.pipeline.fireChannelReadComplete()
+    }
+
+    /// The router's answer to a routed request (what the HTTP Types codec passes down).
+    func routerAnswers(_ channel: EmbeddedChannel) throws {
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        while try channel.readOutbound(as: HTTPServerResponsePart.self) != nil {}
     }
 
     /// The request parts the router would have received.
     func routed(_ channel: EmbeddedChannel) throws -> [String] {
         var paths: [String] = []
-        while let part = try channel.readInbound(as: HTTPRequestPart.self) {
-            if case .head(let head) = part { paths.append(head.path ?? "") }
+        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+            if case .head(let head) = part { paths.append(head.uri) }
         }
         return paths
     }
 
-    /// The prepared answers written (body bytes per response).
-    func answers(_ channel: EmbeddedChannel) throws -> [ByteBuffer] {
-        var bodies: [ByteBuffer] = []
-        while let part = try channel.readOutbound(as: HTTPResponsePart.self) {
-            if case .body(let body) = part { bodies.append(body) }
-        }
-        return bodies
+    struct Answer {
+        let statusLine: String
+        let headers: [(String, String)]
+        let body: ByteBuffer
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
-    @Test("a plain GET is answered in the pipeline with the prepared bytes")
+    /// The prepared answers written, each one whole HTTP/1.1 response in one buffer.
+    func answers(_ channel: EmbeddedChannel) throws -> [Answer] {
+        var answers: [Answer] = []
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            let read = buffer.readString(length: buffer.readableBytes)
+            let text = try #require(read)
+            let parts = text.components(separatedBy: "\r\n\r\n")
+            try #require(parts.count == 2)
+            var lines = parts[0].components(separatedBy: "\r\n")
+            let statusLine = lines.removeFirst()
+            let headers = try lines.map { line in
+                let colon = try #require(line.firstIndex(of: ":"))
+                return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            }
+            answers.append(Answer(statusLine: statusLine, headers: headers, body: ByteBuffer(string: parts[1])))
+        }
+        return answers
+    }
+
+    @Test("a plain GET is answered in the pipeline with the prepared bytes, as one complete response")
     func answersInPipeline() async throws {
         let gateway = try await Self.makeGateway()
         let channel = try channel(try Self.prepared(gateway))
         try request(channel, "/dex/keys")
-        try request(channel, "/dex/.well-known/openid-configuration", headers: [.connection: "Keep-Alive", .contentLength: "0"])
+        try request(channel, "/dex/.well-known/openid-configuration", headers: ["Connection": "Keep-Alive", "content-length": "0", "X-Request-ID": "req-7"])
         #expect(try routed(channel).isEmpty)
-        #expect(try answers(channel) == [ByteBuffer(bytes: gateway.keys.snapshot.jwksJSON), gateway.discoveryJSON])
+        let answers = try answers(channel)
+        try #require(answers.count == 2)
+        #expect(answers.map(\.body) == [ByteBuffer(bytes: gateway.keys.snapshot.jwksJSON), gateway.discoveryJSON])
+        for answer in answers {
+            #expect(answer.statusLine == "HTTP/1.1 200 OK")
+            #expect(answer.header("Content-Length") == String(answer.body.readableBytes))
+            #expect(answer.header("Content-Type") == "application/json")
+            #expect(answer.header("X-Frame-Options") == "DENY")
+            #expect(answer.header("Server") == "fedgate")
+            #expect(answer.header("Date").map { $0.hasSuffix(" GMT") && $0.count == 29 } == true)
+            #expect(Set(answer.headers.map { $0.0.lowercased() }).count == answer.headers.count, "no header twice")
+        }
+        #expect(answers[0].header("Cache-Control")?.hasSuffix(", must-revalidate") == true)
+        #expect(answers[1].header("Cache-Control") == PreparedEndpoints.discoveryCacheControl)
+        #expect(answers[1].header("X-Request-ID") == "req-7")   // a presented ID is echoed
+        let fresh = try #require(answers[0].header("X-Request-ID"))
+        #expect(!fresh.isEmpty && fresh.count <= 16 && fresh.allSatisfy(\.isHexDigit) && fresh == fresh.lowercased())
     }
 
     @Test("requests it would answer differently go to the router untouched")
     func leavesOthersToRouter() async throws {
         let gateway = try await Self.makeGateway()
         let channel = try channel(try Self.prepared(gateway))
-        try request(channel, "/dex/keys", method: .post)
-        try channel.writeOutbound(HTTPResponsePart.end(nil))
-        try request(channel, "/dex/keys?x=1")
-        try channel.writeOutbound(HTTPResponsePart.end(nil))
-        try request(channel, "/dex/keys", headers: [.origin: "https://app.example.com"])
-        try channel.writeOutbound(HTTPResponsePart.end(nil))
-        try request(channel, "/dex/keys", headers: [.connection: "close"])
-        try channel.writeOutbound(HTTPResponsePart.end(nil))
-        try request(channel, "/dex/keys", headers: [.contentLength: "2"])
-        try channel.writeOutbound(HTTPResponsePart.end(nil))
-        try request(channel, "/dex/token")
-        try channel.writeOutbound(HTTPResponsePart.end(nil))
-        #expect(try routed(channel) == ["/dex/keys", "/dex/keys?x=1", "/dex/keys", "/dex/keys", "/dex/keys", "/dex/token"])
+        let cases: [(String, HTTPMethod, HTTPVersion, HTTPHeaders)] = [
+            ("/dex/keys", .POST, .http1_1, [:]),
+            ("/dex/keys", .HEAD, .http1_1, [:]),
+            ("/dex/keys?x=1", .GET, .http1_1, [:]),
+            ("/dex/keys", .GET, .http1_0, [:]),   // HTTP/1.0: the router decides on keep-alive
+            ("/dex/keys", .GET, .http1_1, ["Origin": "https://app.example.com"]),
+            ("/dex/keys", .GET, .http1_1, ["connection": "close"]),
+            ("/dex/keys", .GET, .http1_1, ["Content-Length": "2"]),
+            ("/dex/keys", .GET, .http1_1, ["Transfer-Encoding": "chunked"]),
+            ("/dex/keys", .GET, .http1_1, ["X-Request-ID": "caf\u{e9}"]),   // the router's HTTP Types would rewrite it
+            ("/dex/keys", .GET, .http1_1, ["X-Request-ID": String(repeating: "a", count: 65)]),
+            ("/dex/keys", .GET, .http1_1, ["X-Request-ID": "a", "x-request-id": "b"]),
+            ("/dex/token", .GET, .http1_1, [:]),
+        ]
+        for (path, method, version, headers) in cases {
+            try request(channel, path, method: method, version: version, headers: headers)
+            #expect(try routed(channel) == [path], "\(method) \(path) \(headers)")
+            try routerAnswers(channel)
+        }
         #expect(try answers(channel).isEmpty)
     }
 
@@ -164,15 +213,22 @@ struct PreparedEndpointsTests {
         try request(channel, "/dex/token")
         try request(channel, "/dex/keys")   // pipelined behind an unanswered request
         #expect(try routed(channel) == ["/dex/token", "/dex/keys"])
+        try routerAnswers(channel)   // /dex/token answered
+        try routerAnswers(channel)   // /dex/keys answered by the router
         #expect(try answers(channel).isEmpty)
-        try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
-        try channel.writeOutbound(HTTPResponsePart.end(nil))   // /dex/token answered
-        try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
-        try channel.writeOutbound(HTTPResponsePart.end(nil))   // /dex/keys answered by the router
-        _ = try answers(channel)
         try request(channel, "/dex/keys")
         #expect(try routed(channel).isEmpty)
         #expect(try answers(channel).count == 1)
+    }
+
+    @Test("request IDs written into a buffer are spelled as the router spells them")
+    func requestIDDigits() {
+        for _ in 0..<1_000 {
+            var buffer = ByteBuffer()
+            IDsShort.write(into: &buffer)
+            let id = buffer.readString(length: buffer.readableBytes) ?? ""
+            #expect(UInt64(id, radix: 16).map { String($0, radix: 16) } == id)
+        }
     }
 
     @Test("requests logged at debug level all take the router")

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Synchronization
 
 /// Gives each request an id, adds the configured `web.headers`, and logs one line per request:
@@ -81,8 +82,25 @@ enum IDsShort {
     private static let seed = UInt64.random(in: .min ... .max)
     private static let counter = Atomic<UInt64>(0)
 
+    static func next() -> UInt64 {
+        mix(seed &+ counter.wrappingAdd(1, ordering: .relaxed).newValue)
+    }
+
     static func make() -> String {
-        String(mix(seed &+ counter.wrappingAdd(1, ordering: .relaxed).newValue), radix: 16)
+        String(next(), radix: 16)
+    }
+
+    /// The next ID's lower-case hex digits (as `make()` spells them) written into `buffer`.
+    static func write(into buffer: inout ByteBuffer) {
+        let id = next()
+        let digits = max(1, (64 - id.leadingZeroBitCount + 3) / 4)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { out in
+            for i in 0..<digits {
+                let nibble = UInt8(truncatingIfNeeded: id >> UInt64(4 * (digits - 1 - i))) & 0xF
+                out[i] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+            }
+            return digits
+        }
     }
 
     /// SplitMix64's output function (Steele, Lea, Flood 2014): a bijection on UInt64.

@@ -1,7 +1,11 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Signing
 
 /// The two documents every relying party and kube-apiserver polls, discovery and `/keys`,
@@ -10,11 +14,14 @@ import Signing
 /// Issue 3 asks these to be served at static-file speed. Through the router each request crosses
 /// threads twice (event loop → Swift's cooperative pool → event loop) and allocates a request
 /// context, a task and a response; on one core those hand-offs cost more than the whole answer.
-/// `PreparedResponseHandler` answers a plain `GET` of either path on the event loop that read it.
-/// Anything else, and any request this path would answer differently (CORS, `Connection`
-/// headers, a body, a query, requests logged at debug level), goes to the router unchanged, which
-/// stays the reference behaviour: the same status, body and headers (`Content-Type`,
-/// `Cache-Control`, `web.headers`, `X-Request-ID`, `Date`, `Server`).
+/// So a plain `GET` of either path is answered on the event loop that read it, right after HTTP/1
+/// decoding: the request is never converted to Swift HTTP Types, and the answer is one buffer
+/// (the prepared status line and headers, the request's `X-Request-ID` and `Date`, the body)
+/// written under the HTTP/1 encoder, as nginx writes a static file's prepared header.
+/// Anything else, and any request this path would answer differently (HTTP/1.0, CORS,
+/// `Connection` headers, a body, a query, an unusual request ID, requests logged at debug level),
+/// goes to the router unchanged, which stays the reference behaviour: the same status, body and
+/// headers (`Content-Type`, `Cache-Control`, `web.headers`, `X-Request-ID`, `Date`, `Server`).
 struct PreparedEndpoints: Sendable {
     let discoveryPath: String
     let keysPath: String
@@ -37,59 +44,145 @@ struct PreparedEndpoints: Sendable {
 
     enum Endpoint { case discovery, keys }
 
-    /// The endpoint this request may take the prepared path to, or nil for the router.
-    func endpoint(for request: HTTPRequest) -> Endpoint? {
-        guard request.method == .get, let path = request.path else { return nil }
+    /// The endpoint this request may take the prepared path to (with the request ID it
+    /// presented, to echo), or nil for the router.
+    func endpoint(for head: HTTPRequestHead) -> (Endpoint, requestID: String?)? {
+        guard head.method == .GET, head.version == .http1_1 else { return nil }
         let endpoint: Endpoint
-        if path == keysPath { endpoint = .keys } else if path == discoveryPath { endpoint = .discovery } else { return nil }
-        let fields = request.headerFields
-        // Keep-alive is what this path does; `close` and upgrades are the router's to handle.
-        if let connection = fields[.connection], connection.lowercased() != "keep-alive" { return nil }
-        if fields[.transferEncoding] != nil { return nil }
-        if let length = fields[.contentLength], length != "0" { return nil }
-        if corsEnabled, fields[.origin] != nil { return nil }
-        return endpoint
+        if head.uri == keysPath { endpoint = .keys } else if head.uri == discoveryPath { endpoint = .discovery } else { return nil }
+        var requestID: String?
+        for (name, value) in head.headers {
+            switch name.utf8.count {
+            case 6 where ASCII.equalsIgnoringCase(name, "origin"):
+                if corsEnabled { return nil }
+            case 10 where ASCII.equalsIgnoringCase(name, "connection"):
+                // Keep-alive is what this path does; `close` and upgrades are the router's.
+                if !ASCII.equalsIgnoringCase(value, "keep-alive") { return nil }
+            case 12 where ASCII.equalsIgnoringCase(name, "x-request-id"):
+                // Echoed as presented when the router would echo it unchanged: 1 to 64 visible
+                // ASCII characters (the router's HTTP Types would rewrite other bytes).
+                let bytes = value.utf8
+                guard requestID == nil, (1...64).contains(bytes.count), bytes.allSatisfy({ (0x20...0x7E).contains($0) }) else { return nil }
+                requestID = value
+            case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
+                if value != "0" { return nil }
+            case 17 where ASCII.equalsIgnoringCase(name, "transfer-encoding"):
+                return nil
+            default:
+                break
+            }
+        }
+        return (endpoint, requestID)
     }
 }
 
-/// Per connection; sits after HTTP decoding and before Hummingbird's connection handling.
+enum ASCII {
+    /// `text` equals `lowercase` (given in lower case) ignoring ASCII case.
+    static func equalsIgnoringCase(_ text: String, _ lowercase: StaticString) -> Bool {
+        guard text.utf8.count == lowercase.utf8CodeUnitCount else { return false }
+        var expected = lowercase.utf8Start
+        for byte in text.utf8 {
+            let folded: UInt8 = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if folded != expected.pointee { return false }
+            expected += 1
+        }
+        return true
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1 as Hummingbird's `.http1()`, plus the prepared path for discovery and `/keys`
+    /// when `prepared` is given (it is not with metrics or debug logging on).
+    static func http1(prepared: PreparedEndpoints?) -> HTTPServerBuilder {
+        guard let prepared else { return .http1() }
+        return .init { responder in PreparedHTTP1Channel(base: HTTP1Channel(responder: responder), endpoints: prepared) }
+    }
+}
+
+/// Hummingbird's HTTP/1 child channel with two handlers added around its HTTP ⇄ HTTP Types
+/// codec: `PreparedResponseHandler` right after HTTP/1 decoding, and `PreparedBytesWriter` right
+/// under the HTTP/1 encoder (above TLS, when the listener has it), which writes the answers.
+struct PreparedHTTP1Channel: ServerChildChannel {
+    let base: HTTP1Channel
+    let endpoints: PreparedEndpoints
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
+        let endpoints = endpoints
+        return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let pipeline = channel.pipeline.syncOperations
+            let writer = PreparedBytesWriter()
+            try pipeline.addHandler(writer, position: .before(pipeline.handler(type: HTTPResponseEncoder.self)))
+            try pipeline.addHandler(PreparedResponseHandler(endpoints: endpoints, writer: writer),
+                                    position: .before(pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+            return value
+        }
+    }
+
+    func handle(value: HTTP1Channel.Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Sits under the HTTP/1 encoder; every other write passes through it unchanged.
+final class PreparedBytesWriter: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var context: ChannelHandlerContext?
+
+    var isInPipeline: Bool { context != nil }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// A whole HTTP/1 response, written below the encoder (which keeps no state between responses).
+    func write(_ response: ByteBuffer) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(response), promise: nil)
+    }
+}
+
+/// Per connection, right after HTTP/1 decoding and before the conversion to HTTP Types.
 ///
 /// Ordering: HTTP/1.1 answers must leave in request order. While a request handed to the router
 /// has not been answered (its response `.end` has not passed outbound), later requests go to the
 /// router too, so a prepared answer can never overtake one still being computed.
 final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let endpoints: PreparedEndpoints
+    private let writer: PreparedBytesWriter
     /// Requests handed to the router whose response has not ended.
     private var routed = 0
     /// The request being read that will take the prepared path.
     private var pending: (PreparedEndpoints.Endpoint, requestID: String?)?
     private var needsFlush = false
-    /// `/keys` bytes of the last snapshot this connection served (rebuilt when keys rotate).
+    /// Status line and the headers that do not change per request (`Content-Type`,
+    /// `Cache-Control` for discovery, `Content-Length`, `web.headers`, `Server`), built once per
+    /// connection, and for `/keys` per key snapshot; each answer adds `X-Request-ID`, `Date` and,
+    /// for `/keys`, `Cache-Control`, which counts down each second.
+    private lazy var discoveryHead = head(body: endpoints.discovery, cacheControl: PreparedEndpoints.discoveryCacheControl)
     private var keysSnapshot: KeySnapshot?
     private var keysBody = ByteBuffer()
-    private var dateSecond = -1
-    private var dateValue = ""
-    /// Headers that do not change per request, built once per connection (and per key snapshot
-    /// for `/keys`); each answer sets `X-Request-ID`, `Date` and, for `/keys`, `Cache-Control`.
-    private lazy var discoveryFields = fixedFields(body: endpoints.discovery, cacheControl: PreparedEndpoints.discoveryCacheControl)
-    private var keysFields = HTTPFields()
-    /// `/keys`' Cache-Control counts down each second; formatted once per second.
+    private var keysHead: [UInt8] = []
     private var keysCacheSecond = -1
+    private var keysCacheLine: [UInt8] = []
+    private var dateSecond = -1
+    private var dateLine: [UInt8] = []
 
-    init(endpoints: PreparedEndpoints) {
+    init(endpoints: PreparedEndpoints, writer: PreparedBytesWriter) {
         self.endpoints = endpoints
+        self.writer = writer
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let request):
-            if routed == 0, pending == nil, let endpoint = endpoints.endpoint(for: request) {
-                pending = (endpoint, request.headerFields[RequestLogMiddleware.requestIDField])
+        case .head(let head):
+            if routed == 0, pending == nil, writer.isInPipeline, let prepared = endpoints.endpoint(for: head) {
+                pending = prepared
                 return
             }
             routed += 1
@@ -120,62 +213,55 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func respond(context: ChannelHandlerContext, endpoint: PreparedEndpoints.Endpoint, requestID: String?) {
         let now = endpoints.now()
-        let requestID = RequestLogMiddleware.requestID(requestID)
-        let date = httpDate(now)
-        // The per-connection header sets are updated in place: once the head is written (the
-        // codec converts it at once), this handler holds their only reference again, so no
-        // answer copies them.
+        let second = Int(now.timeIntervalSince1970)
+        if second != dateSecond {
+            dateSecond = second
+            dateLine = Array("Date: \(HTTPDate.format(epochSeconds: second))\r\n".utf8)
+        }
         let body: ByteBuffer
-        let head: HTTPResponse
         switch endpoint {
         case .discovery:
             body = endpoints.discovery
-            discoveryFields[RequestLogMiddleware.requestIDField] = requestID
-            discoveryFields[.date] = date
-            head = HTTPResponse(status: .ok, headerFields: discoveryFields)
         case .keys:
             let snapshot = endpoints.keys.snapshot
-            let second = Int(now.timeIntervalSince1970)
             if snapshot !== keysSnapshot {
                 keysSnapshot = snapshot
                 keysBody = ByteBuffer(bytes: snapshot.jwksJSON)
-                keysFields = fixedFields(body: keysBody, cacheControl: nil)
+                keysHead = head(body: keysBody, cacheControl: nil)
                 keysCacheSecond = -1
             }
             if second != keysCacheSecond {
                 keysCacheSecond = second
-                keysFields[.cacheControl] = PreparedEndpoints.keysCacheControl(snapshot: snapshot, now: now)
+                keysCacheLine = Array("Cache-Control: \(PreparedEndpoints.keysCacheControl(snapshot: snapshot, now: now))\r\n".utf8)
             }
             body = keysBody
-            keysFields[RequestLogMiddleware.requestIDField] = requestID
-            keysFields[.date] = date
-            head = HTTPResponse(status: .ok, headerFields: keysFields)
         }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(body)), promise: nil)
-        context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        let head = endpoint == .discovery ? discoveryHead : keysHead
+        var response = context.channel.allocator.buffer(capacity: head.count + keysCacheLine.count + dateLine.count + 96 + body.readableBytes)
+        response.writeBytes(head)
+        if endpoint == .keys { response.writeBytes(keysCacheLine) }
+        response.writeStaticString("X-Request-ID: ")
+        if let requestID { response.writeString(requestID) } else { IDsShort.write(into: &response) }
+        response.writeStaticString("\r\n")
+        response.writeBytes(dateLine)
+        response.writeStaticString("\r\n")
+        response.writeImmutableBuffer(body)
+        writer.write(response)
         needsFlush = true
     }
 
-    private func fixedFields(body: ByteBuffer, cacheControl: String?) -> HTTPFields {
+    /// The status line and fixed headers, each as HTTP Types has it (so `web.headers` values are
+    /// cleaned exactly as on the router's answers).
+    private func head(body: ByteBuffer, cacheControl: String?) -> [UInt8] {
         var fields = HTTPFields()
-        fields.reserveCapacity(7 + endpoints.extraHeaders.count)
         fields[.contentType] = "application/json"
         if let cacheControl { fields[.cacheControl] = cacheControl }
         fields[.contentLength] = String(body.readableBytes)
         for (name, value) in endpoints.extraHeaders { fields[name] = value }
         fields[.server] = endpoints.serverName
-        return fields
-    }
-
-    /// IMF-fixdate (RFC 9110 §5.6.7), formatted once per second per connection.
-    private func httpDate(_ date: Date) -> String {
-        let second = Int(date.timeIntervalSince1970)
-        if second != dateSecond {
-            dateSecond = second
-            dateValue = HTTPDate.format(epochSeconds: second)
-        }
-        return dateValue
+        var text = "HTTP/1.1 200 OK\r\n"
+        for field in fields { text += "\(field.name.rawName): \(field.value)\r\n" }
+        return Array(text.utf8)
     }
 }
 

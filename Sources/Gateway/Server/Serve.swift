@@ -62,13 +62,10 @@ public struct GatewayServer: Sendable {
         let metrics = telemetryAddress.map { _ in GatewayMetrics(version: version) }
         // With metrics on, discovery and `/keys` take the router too, so every request is counted.
         let prepared = metrics == nil ? gateway.preparedEndpoints(serverName: "fedgate") : nil
-        let handlers: @Sendable () -> [any RemovableChannelHandler] = {
-            prepared.map { [PreparedResponseHandler(endpoints: $0)] } ?? []
-        }
         if let httpAddress {
             let app = Application(
                 router: gateway.router(metrics: metrics),
-                server: .http1(configuration: .init(additionalChannelHandlers: handlers())),
+                server: .http1(prepared: prepared),
                 configuration: .init(address: try Self.bindAddress(httpAddress), serverName: "fedgate"),
                 onServerRunning: { channel in
                     logger.info("listening", metadata: ["scheme": "http", "address": "\(channel.localAddress?.description ?? httpAddress)"])
@@ -86,7 +83,7 @@ public struct GatewayServer: Sendable {
             tls.maximumTLSVersion = Self.tlsVersion(tlsMaxVersion)
             let app = Application(
                 router: gateway.router(metrics: metrics),
-                server: try .tls(.http1(configuration: .init(additionalChannelHandlers: handlers())), tlsConfiguration: tls),
+                server: try .tls(.http1(prepared: prepared), tlsConfiguration: tls),
                 configuration: .init(address: try Self.bindAddress(httpsAddress), serverName: "fedgate"),
                 onServerRunning: { channel in
                     logger.info("listening", metadata: ["scheme": "https", "address": "\(channel.localAddress?.description ?? httpsAddress)"])
