@@ -140,6 +140,42 @@ struct LDAPConfigTests {
         }
     }
 
+    @Test("relative rootCA and client files: the working directory first, as Dex, then the config file's folder")
+    func relativePaths() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("ldap-paths-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let (work, configDir) = (base.appendingPathComponent("work").path, base.appendingPathComponent("etc").path)
+        for dir in [work, configDir, configDir + "/certs"] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        try pem.write(toFile: configDir + "/certs/ca.pem", atomically: true, encoding: .utf8)
+        try pem.write(toFile: configDir + "/certs/client.pem", atomically: true, encoding: .utf8)
+        try "key".write(toFile: configDir + "/certs/client.key", atomically: true, encoding: .utf8)
+        var config = try decode(#"{"host": "127.0.0.1", "userSearch": {"baseDN": "dc=x", "username": "uid"}}"#)
+        (config.rootCA, config.clientCert, config.clientKey) = ("certs/ca.pem", "certs/client.pem", "certs/client.key")
+
+        // Only next to the config file: found there.
+        var endpoint = try LDAPEndpoint(config: config, configDirectory: configDir, workingDirectory: work)
+        #expect(endpoint.caFile == configDir + "/certs/ca.pem")
+        #expect(endpoint.certFile == configDir + "/certs/client.pem")
+        #expect(endpoint.keyFile == configDir + "/certs/client.key")
+
+        // In the working directory too: Dex's reading wins.
+        try FileManager.default.createDirectory(atPath: work + "/certs", withIntermediateDirectories: true)
+        try pem.write(toFile: work + "/certs/ca.pem", atomically: true, encoding: .utf8)
+        endpoint = try LDAPEndpoint(config: config, configDirectory: configDir, workingDirectory: work)
+        #expect(endpoint.caFile == work + "/certs/ca.pem")
+        #expect(endpoint.certFile == configDir + "/certs/client.pem")
+
+        // Nowhere: the error names both places it looked.
+        config.rootCA = "certs/missing.pem"
+        do {
+            _ = try LDAPEndpoint(config: config, configDirectory: configDir, workingDirectory: work)
+            Issue.record("a missing rootCA was accepted")
+        } catch let error as ConnectorError {
+            #expect(error.reason.contains(work + "/certs/missing.pem") && error.reason.contains(configDir + "/certs/missing.pem"), "\(error.reason)")
+        }
+    }
+
     @Test("the built-in registry knows the ldap type")
     func registered() {
         #expect(ConnectorRegistry.builtIn.configurationType(for: "ldap") is LDAPConfig.Type)

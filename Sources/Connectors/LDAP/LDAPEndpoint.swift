@@ -34,7 +34,11 @@ struct LDAPEndpoint: Sendable {
     /// A temporary file holding `rootCAData`, removed when the pool shuts down.
     var temporaryCAFile: String?
 
-    init(config: LDAPConfig, configDirectory: String) throws {
+    /// - Parameters:
+    ///   - configDirectory: the config file's folder.
+    ///   - workingDirectory: the process's working directory (a parameter for tests).
+    init(config: LDAPConfig, configDirectory: String,
+         workingDirectory: String = FileManager.default.currentDirectoryPath) throws {
         transport = config.insecureNoSSL ? .plain : (config.startTLS ? .startTLS : .ldaps)
         guard let (host, port) = Self.splitHost(config.host, defaultPort: transport == .ldaps ? 636 : 389) else {
             throw ConnectorError.invalidConfig("ldap host: must be host or host:port")
@@ -46,15 +50,21 @@ struct LDAPEndpoint: Sendable {
         connectTimeout = .milliseconds(Int64(config.connectTimeout * 1000))
         requestTimeout = .milliseconds(Int64(config.requestTimeout * 1000))
 
-        func resolve(_ path: String) -> String {
-            path.hasPrefix("/") ? path : URL(fileURLWithPath: configDirectory).appendingPathComponent(path).path
-        }
+        /// A relative path is opened from the working directory, as Dex opens it; when nothing
+        /// readable is there, from the config file's folder (so a config next to its certificates
+        /// works from anywhere). An absolute path is taken as it is.
         func requireReadable(_ path: String, _ key: String) throws -> String {
-            let full = resolve(path)
-            guard FileManager.default.isReadableFile(atPath: full) else {
-                throw ConnectorError.invalidConfig("ldap \(key): cannot read \(full)")
+            let readable = { (file: String) in FileManager.default.isReadableFile(atPath: file) }
+            if path.hasPrefix("/") {
+                guard readable(path) else { throw ConnectorError.invalidConfig("ldap \(key): cannot read \(path)") }
+                return path
             }
-            return full
+            let fromWorkingDirectory = URL(fileURLWithPath: workingDirectory).appendingPathComponent(path).standardized.path
+            if readable(fromWorkingDirectory) { return fromWorkingDirectory }
+            let fromConfig = URL(fileURLWithPath: configDirectory).appendingPathComponent(path).standardized.path
+            if readable(fromConfig) { return fromConfig }
+            throw ConnectorError.invalidConfig(
+                "ldap \(key): cannot read \(path) (neither \(fromWorkingDirectory), from the working directory, nor \(fromConfig), next to the config file)")
         }
 
         if transport != .plain {
