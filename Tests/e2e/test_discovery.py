@@ -156,3 +156,67 @@ def test_a_first_start_pre_publishes_the_next_key_right_after_becoming_ready(fed
     assert first[0] in kids
     # Tokens are signed by the first key, not the pre-published one.
     assert kids[0] == first[0]
+
+
+def _read_responses(sock, count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """Reads `count` HTTP/1.1 responses (each with Content-Length) from a socket."""
+    data = b""
+    responses = []
+    while len(responses) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(responses)} responses"
+            data += chunk
+        head, data = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            assert name.lower() not in headers, f"{name} twice"
+            headers[name.lower()] = value.strip()
+        length = int(headers["content-length"])
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed inside a body"
+            data += chunk
+        responses.append((status, headers, data[:length]))
+        data = data[length:]
+    return responses
+
+
+@pytest.mark.parametrize("level", ["debug", "info"])
+def test_pipelined_requests_are_answered_in_order(fedgate, level):
+    """HTTP/1.1 pipelining over one connection: answers from the prepared path (discovery,
+    /keys; at info level) and from the router (a query string, a token request, userinfo
+    without a token) leave in request order, each whole, and the connection stays usable."""
+    import socket
+
+    server = fedgate({"logger": {"level": level}})
+
+    keys = new_session().get(server.url("/keys"), timeout=10).content
+    discovery = new_session().get(server.url("/.well-known/openid-configuration"), timeout=10).content
+    path = server.url("/keys").split(str(server.port), 1)[1].rsplit("/keys", 1)[0]
+    body = "grant_type=refresh_token&refresh_token=nope"
+    requests = [
+        f"GET {path}/keys HTTP/1.1\r\nHost: x\r\nX-Request-ID: r1\r\n\r\n",
+        f"POST {path}/token HTTP/1.1\r\nHost: x\r\nX-Request-ID: r2\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}",
+        f"GET {path}/.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\nX-Request-ID: r3\r\n\r\n",
+        f"GET {path}/keys?x=1 HTTP/1.1\r\nHost: x\r\nX-Request-ID: r4\r\n\r\n",
+        f"GET {path}/keys HTTP/1.1\r\nHost: x\r\nX-Request-ID: r5\r\n\r\n",
+        f"GET {path}/userinfo HTTP/1.1\r\nHost: x\r\nX-Request-ID: r6\r\n\r\n",
+        f"GET {path}/.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\nX-Request-ID: r7\r\n\r\n",
+    ]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for _ in range(2):  # twice on the same connection
+            sock.sendall("".join(requests).encode())
+            answers = _read_responses(sock, len(requests))
+            assert [h.get("x-request-id") for _, h, _ in answers] == [f"r{i}" for i in range(1, 8)]
+            statuses = [s for s, _, _ in answers]
+            assert statuses[0] == statuses[2] == statuses[3] == statuses[4] == statuses[6] == 200
+            assert statuses[1] == 401  # the token request: no client credentials
+            assert statuses[5] == 401  # userinfo without a bearer token
+            assert answers[0][2] == answers[3][2] == answers[4][2] == keys
+            assert answers[2][2] == answers[6][2] == discovery
+            assert b"invalid_client" in answers[1][2]

@@ -7,6 +7,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -25,17 +26,23 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_https_listener_serves_discovery_with_the_configured_certificate(fedgate, tmp_path):
+@pytest.mark.parametrize("level", ["debug", "info"])
+def test_https_listener_serves_discovery_with_the_configured_certificate(fedgate, tmp_path, level):
+    """At debug level every request takes the router; at info level discovery and /keys take the
+    prepared path, whose answers are written under the HTTP/1 encoder and above TLS."""
     cert, key = make_cert(tmp_path)
     https_port = free_port()
-    server = fedgate({"web": {"https": f"127.0.0.1:{https_port}", "tlsCert": str(cert), "tlsKey": str(key)}})
+    server = fedgate({"web": {"https": f"127.0.0.1:{https_port}", "tlsCert": str(cert), "tlsKey": str(key)},
+                      "logger": {"level": level}})
     s = new_session()
     s.verify = str(cert)
-    resp = s.get(f"https://127.0.0.1:{https_port}/dex/.well-known/openid-configuration", timeout=10)
-    assert resp.status_code == 200
-    assert resp.json()["issuer"] == server.issuer
-    keys = s.get(f"https://127.0.0.1:{https_port}/dex/keys", timeout=10)
-    assert keys.status_code == 200 and keys.json()["keys"]
+    for _ in range(3):  # one kept-alive TLS connection, several answers
+        resp = s.get(f"https://127.0.0.1:{https_port}/dex/.well-known/openid-configuration", timeout=10)
+        assert resp.status_code == 200
+        assert resp.json()["issuer"] == server.issuer
+        keys = s.get(f"https://127.0.0.1:{https_port}/dex/keys", timeout=10)
+        assert keys.status_code == 200 and keys.json()["keys"]
+        assert keys.content == new_session().get(server.url("/keys"), timeout=10).content
 
 
 def test_es256_signer_issues_tokens_that_verify_against_the_published_ec_key(fedgate):
