@@ -546,3 +546,48 @@ struct ConfigDefaultsTests {
         #expect(ListenAddress("host") == nil)
     }
 }
+
+@Suite("web.headers")
+struct WebHeadersConfigTests {
+    static func config(_ headers: String) -> String {
+        """
+        issuer: http://127.0.0.1:5556/dex
+        storage: {type: memory}
+        web:
+          http: 127.0.0.1:5556
+          headers:
+        \(headers)
+        """
+    }
+
+    @Test("Dex's security headers and other valid headers load")
+    func valid() throws {
+        let config = try parse(Self.config("""
+            X-Frame-Options: DENY
+            Content-Security-Policy: "default-src 'self'"
+            Strict-Transport-Security: "max-age=31536000;\tincludeSubDomains"
+            Cache-Control: private
+        """))
+        #expect(config.web.headers["X-Frame-Options"] == "DENY")
+        #expect(config.web.headers.count == 4)
+    }
+
+    @Test("invalid names, headers the server owns and control characters are config errors naming the header")
+    func invalid() {
+        #expect(problems(Self.config("""
+            "Bad Name": x
+            Content-Length: "12"
+            date: x
+            X-Request-ID: fixed
+            Connection: close
+            X-Note: "one\\ntwo"
+        """)) == [
+            "web.headers.Bad Name: invalid header name \"Bad Name\"",
+            "web.headers.Connection: Connection is set by the server and cannot be configured",
+            "web.headers.Content-Length: Content-Length is set by the server and cannot be configured",
+            "web.headers.X-Note: the value contains a control character (line breaks are not allowed)",
+            "web.headers.X-Request-ID: X-Request-ID is set by the server and cannot be configured",
+            "web.headers.date: date is set by the server and cannot be configured",
+        ])
+    }
+}

@@ -23,6 +23,7 @@ struct PreparedEndpointsTests {
       allowedOrigins: [https://app.example.com]
       headers:
         X-Frame-Options: DENY
+        Cache-Control: private
     staticClients:
     - id: example-app
       secret: app-secret
@@ -78,6 +79,24 @@ struct PreparedEndpointsTests {
             #expect(fastHeaders[.server] == "fedgate")   // answered by the handler, not the router
             #expect(plainHeaders[.server] == nil)
             #expect(fastHeaders[.date].map { $0.hasSuffix(" GMT") && $0.count == 29 } == true)
+        }
+    }
+
+    @Test("web.headers are defaults, as in Dex: a header the answer sets is kept")
+    func extraHeadersAreDefaults() async throws {
+        let gateway = try await Self.makeGateway()
+        for app in [try Self.preparedApp(gateway) as any ApplicationProtocol, Application(router: gateway.router())] {
+            try await app.test(.live) { client in
+                for path in ["/dex/keys", "/dex/.well-known/openid-configuration"] {
+                    let cacheControl = try await client.execute(uri: path, method: .get) { $0.headers[values: .cacheControl] }
+                    #expect(cacheControl.count == 1 && cacheControl[0] != "private", "\(path): \(cacheControl)")
+                }
+                let tokenError = try await client.execute(uri: "/dex/token", method: .post) { $0.headers }
+                #expect(tokenError[values: .cacheControl] == ["no-store"])
+                #expect(tokenError[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                let health = try await client.execute(uri: "/dex/healthz", method: .get) { $0.headers }
+                #expect(health[values: .cacheControl] == ["private"])
+            }
         }
     }
 

@@ -78,6 +78,24 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension WebSettings {
+    /// Headers the server writes itself on every answer (framing, connection management, `Date`,
+    /// `Server`, the request ID): `web.headers` cannot set them.
+    static let serverOwnedHeaders: Set<String> = [
+        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+        "proxy-connection", "date", "server", "x-request-id",
+    ]
+
+    /// Why a `web.headers` entry cannot be sent, or nil: a valid field name (RFC 9110 §5.1) the
+    /// server does not own, and a value without control characters other than tab.
+    static func headerProblem(name: String, value: String) -> String? {
+        guard HTTPField.Name(name) != nil else { return "invalid header name \"\(name)\"" }
+        if serverOwnedHeaders.contains(name.lowercased()) { return "\(name) is set by the server and cannot be configured" }
+        if value.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) {
+            return "the value contains a control character (line breaks are not allowed)"
+        }
+        return nil
+    }
+
     private struct Raw: Decodable {
         var http: String?
         var https: String?
@@ -123,6 +141,9 @@ extension WebSettings {
 
         if web.http == nil && web.https == nil {
             parser.report("web", "one of web.http or web.https is required")
+        }
+        for (name, value) in web.headers.sorted(by: { $0.key < $1.key }) {
+            if let problem = headerProblem(name: name, value: value) { parser.report("web.headers.\(name)", problem) }
         }
         for (field, value) in [("web.http", web.http), ("web.https", web.https)] {
             if let value, ListenAddress(value) == nil {

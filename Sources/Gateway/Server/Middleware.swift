@@ -56,7 +56,9 @@ struct RequestLogMiddleware: RouterMiddleware {
             logger.error("unhandled error", metadata: ["request_id": .string(requestID), "error": "\(error)"])
             response = try OAuthError.serverError.response(from: request, context: context)
         }
-        for (name, value) in extraHeaders { response.headers[name] = value }
+        // As in Dex, `web.headers` are defaults: a header the handler set (a token answer's
+        // `Cache-Control: no-store`, a page's `Content-Type`) is kept.
+        for (name, value) in extraHeaders where response.headers[name] == nil { response.headers[name] = value }
         response.headers[Self.requestIDField] = requestID
         if let start {
             let elapsed = ContinuousClock.now - start

@@ -257,8 +257,13 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
         fields[.contentType] = "application/json"
         if let cacheControl { fields[.cacheControl] = cacheControl }
         fields[.contentLength] = String(body.readableBytes)
-        for (name, value) in endpoints.extraHeaders { fields[name] = value }
         fields[.server] = endpoints.serverName
+        // `web.headers` as the router adds them: only where the answer has no such header.
+        // `/keys`' `Cache-Control` is added per second, and the request ID and `Date` per answer.
+        let perAnswer: [HTTPField.Name] = [.cacheControl, RequestLogMiddleware.requestIDField, .date]
+        for (name, value) in endpoints.extraHeaders where fields[name] == nil && !perAnswer.contains(name) {
+            fields[name] = value
+        }
         var text = "HTTP/1.1 200 OK\r\n"
         for field in fields { text += "\(field.name.rawName): \(field.value)\r\n" }
         return Array(text.utf8)
