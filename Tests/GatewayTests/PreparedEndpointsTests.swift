@@ -158,6 +158,7 @@ struct PreparedEndpointsTests {
     func answers(_ channel: EmbeddedChannel) throws -> [Answer] {
         var answers: [Answer] = []
         while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            if buffer.readableBytes == 0 { continue }   // the write barrier before an end-of-input event
             let read = buffer.readString(length: buffer.readableBytes)
             let text = try #require(read)
             let parts = text.components(separatedBy: "\r\n\r\n")
@@ -215,6 +216,7 @@ struct PreparedEndpointsTests {
             ("/dex/keys", .GET, .http1_1, ["X-Request-ID": "caf\u{e9}"]),   // the router's HTTP Types would rewrite it
             ("/dex/keys", .GET, .http1_1, ["X-Request-ID": String(repeating: "a", count: 65)]),
             ("/dex/keys", .GET, .http1_1, ["X-Request-ID": "a", "x-request-id": "b"]),
+            ("/dex/keys", .GET, .http1_1, ["X-Request-ID": "abc "]),   // HTTP Types would trim it
             ("/dex/token", .GET, .http1_1, [:]),
         ]
         for (path, method, version, headers) in cases {
@@ -238,6 +240,57 @@ struct PreparedEndpointsTests {
         try request(channel, "/dex/keys")
         #expect(try routed(channel).isEmpty)
         #expect(try answers(channel).count == 1)
+    }
+
+    @Test("after a routed request that ends the connection, every request takes the router")
+    func closeEndsPreparedPath() async throws {
+        let gateway = try await Self.makeGateway()
+        let channel = try channel(try Self.prepared(gateway))
+        try request(channel, "/dex/token", headers: ["Connection": "close"])
+        try routerAnswers(channel)
+        try request(channel, "/dex/keys")   // pipelined after the close: the router drops it
+        #expect(try routed(channel) == ["/dex/token", "/dex/keys"])
+        #expect(try answers(channel).isEmpty)
+    }
+
+    @Test("while the client does not read (channel not writable), requests take the router, which waits")
+    func backpressure() async throws {
+        let gateway = try await Self.makeGateway()
+        let channel = try channel(try Self.prepared(gateway))
+        channel.isWritable = false
+        try request(channel, "/dex/keys")
+        #expect(try routed(channel) == ["/dex/keys"])
+        try routerAnswers(channel)
+        channel.isWritable = true
+        try request(channel, "/dex/keys")
+        #expect(try routed(channel).isEmpty)
+        #expect(try answers(channel).count == 1)
+    }
+
+    /// Records the user events that pass the handler.
+    final class EventRecorder: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        var events: [String] = []
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            events.append(event is ChannelShouldQuiesceEvent ? "quiesce" : "\(event)")
+        }
+    }
+
+    @Test("end of input and quiescing pass on after the prepared answers are written; quiescing ends the prepared path")
+    func endOfInputAndQuiesce() async throws {
+        let gateway = try await Self.makeGateway()
+        let channel = try channel(try Self.prepared(gateway))
+        let recorder = EventRecorder()
+        try channel.pipeline.syncOperations.addHandler(recorder)
+        try request(channel, "/dex/keys")
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(recorder.events == ["quiesce"])
+        #expect(try answers(channel).count == 1)
+        try request(channel, "/dex/keys")   // quiescing: the router answers and closes
+        #expect(try routed(channel) == ["/dex/keys"])
+        try routerAnswers(channel)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(recorder.events == ["quiesce", "inputClosed"])
     }
 
     @Test("request IDs written into a buffer are spelled as the router spells them")

@@ -220,3 +220,26 @@ def test_pipelined_requests_are_answered_in_order(fedgate, level):
             assert answers[0][2] == answers[3][2] == answers[4][2] == keys
             assert answers[2][2] == answers[6][2] == discovery
             assert b"invalid_client" in answers[1][2]
+
+
+def test_a_slow_reader_that_half_closes_gets_every_pipelined_answer(fedgate):
+    """A client pipelines many requests for the prepared path (info level), half-closes its side
+    and only then reads: every answer arrives. Prepared answers queued behind a full socket are
+    not dropped when the end of input ends the connection, and a client that does not read
+    pushes back (later requests wait in the router instead of queueing answers without limit)."""
+    import json
+    import socket
+    import time
+
+    server = fedgate({"logger": {"level": "info"}})
+    path = server.url("/keys").split(str(server.port), 1)[1]
+    count = 12000  # about 15 MB of answers: more than the kernel's socket buffers hold
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n" * count).encode())
+        sock.shutdown(socket.SHUT_WR)
+        time.sleep(1.0)  # the server reads everything meanwhile and fills the socket
+        answers = _read_responses(sock, count)
+        assert [status for status, _, _ in answers] == [200] * count
+        assert all(json.loads(body)["keys"] for _, _, body in answers)
+        assert sock.recv(1) == b""  # then the server closes

@@ -60,9 +60,11 @@ struct PreparedEndpoints: Sendable {
                 if !ASCII.equalsIgnoringCase(value, "keep-alive") { return nil }
             case 12 where ASCII.equalsIgnoringCase(name, "x-request-id"):
                 // Echoed as presented when the router would echo it unchanged: 1 to 64 visible
-                // ASCII characters (the router's HTTP Types would rewrite other bytes).
+                // ASCII characters, inner spaces allowed (the router's HTTP Types would rewrite
+                // other bytes and trim surrounding spaces).
                 let bytes = value.utf8
-                guard requestID == nil, (1...64).contains(bytes.count), bytes.allSatisfy({ (0x20...0x7E).contains($0) }) else { return nil }
+                guard requestID == nil, (1...64).contains(bytes.count), bytes.allSatisfy({ (0x20...0x7E).contains($0) }),
+                      bytes.first != 0x20, bytes.last != 0x20 else { return nil }
                 requestID = value
             case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
                 if value != "0" { return nil }
@@ -140,6 +142,15 @@ final class PreparedBytesWriter: ChannelOutboundHandler, RemovableChannelHandler
         guard let context else { return }
         context.write(wrapOutboundOut(response), promise: nil)
     }
+
+    /// Runs `body` once everything written so far has reached the socket (or failed): writes
+    /// complete in order, so an empty write's completion marks all before it.
+    func afterPendingWrites(_ body: @escaping () -> Void) {
+        guard let context else { return body() }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in body() }
+    }
 }
 
 /// Per connection, right after HTTP/1 decoding and before the conversion to HTTP Types.
@@ -160,6 +171,11 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The request being read that will take the prepared path.
     private var pending: (PreparedEndpoints.Endpoint, requestID: String?)?
     private var needsFlush = false
+    /// Set once the connection is to end (a routed request without keep-alive, or the server
+    /// quiescing): from then on every request takes the router, which ends the connection.
+    private var closing = false
+    /// A prepared answer was written since the last end-of-input or quiesce event was passed on.
+    private var answeredSinceEvent = false
     /// Status line and the headers that do not change per request (`Content-Type`,
     /// `Cache-Control` for discovery, `Content-Length`, `web.headers`, `Server`), built once per
     /// connection, and for `/keys` per key snapshot; each answer adds `X-Request-ID`, `Date` and,
@@ -181,10 +197,14 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if routed == 0, pending == nil, writer.isInPipeline, let prepared = endpoints.endpoint(for: head) {
+            // Not while the client is not reading (the router's writer waits for writability and so
+            // stops reading; this path must not queue answers without limit).
+            if routed == 0, pending == nil, !closing, writer.isInPipeline, context.channel.isWritable,
+               let prepared = endpoints.endpoint(for: head) {
                 pending = prepared
                 return
             }
+            if !head.isKeepAlive { closing = true }
             routed += 1
             context.fireChannelRead(data)
         case .body:
@@ -196,6 +216,25 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             pending = nil
             respond(context: context, endpoint: endpoint, requestID: requestID)
         }
+    }
+
+    /// End of input (the client half-closed) and quiescing make the router's side close the
+    /// connection at once when it has nothing in flight; prepared answers still queued would be
+    /// dropped. So these events are passed on once those answers have been written.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        let ends: Bool
+        switch event {
+        case ChannelEvent.inputClosed: ends = true
+        case is ChannelShouldQuiesceEvent: ends = true; closing = true
+        default: ends = false
+        }
+        guard ends, answeredSinceEvent else { return context.fireUserInboundEventTriggered(event) }
+        answeredSinceEvent = false
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        writer.afterPendingWrites { context.fireUserInboundEventTriggered(event) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -248,6 +287,7 @@ final class PreparedResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
         response.writeImmutableBuffer(body)
         writer.write(response)
         needsFlush = true
+        answeredSinceEvent = true
     }
 
     /// The status line and fixed headers, each as HTTP Types has it (so `web.headers` values are
