@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import NIOCore
 import SQLiteNIO
 
 /// A single-file backend over SQLite (Dex's `sqlite3` storage), through vapor/sqlite-nio.
@@ -201,17 +202,26 @@ public final class SQLiteStorage: GatewayStorage {
             _ = try await self.execute("BEGIN IMMEDIATE")
             do {
                 let value = try await body()
-                _ = try await self.execute("COMMIT")
+                try await self.endTransaction("COMMIT")
                 return value
             } catch {
                 do {
-                    _ = try await self.execute("ROLLBACK")
+                    try await self.endTransaction("ROLLBACK")
                 } catch {
                     self.logger.error("SQLite rollback failed", metadata: ["error": "\(error)"])
                 }
                 throw error
             }
         }
+    }
+
+    /// `COMMIT` or `ROLLBACK`, run even when the calling task is cancelled: sqlite-nio's async
+    /// `query` skips the statement in a cancelled task (`NIOThreadPool.runIfActive`), which would
+    /// leave the connection inside the transaction, holding the write lock, for the next caller.
+    /// The future-based `query` is not tied to the task.
+    private func endTransaction(_ sql: String) async throws {
+        let done: EventLoopFuture<Void> = connection.query(sql, []) { _ in }
+        do { try await done.get() } catch { throw Self.storageError(error) }
     }
 
     /// Runs one statement; callers must hold the lock (`withConnection` or `transaction`).

@@ -93,6 +93,9 @@ struct PrimitiveTests {
         #expect(!ConstantTime.equals("secret", "secret1"))
         #expect(!ConstantTime.equals("", "x"))
         #expect(ConstantTime.equals("", ""))
+        // Lengths that differ by a multiple of 256, the longer padded with zero bytes.
+        #expect(!ConstantTime.equals("", String(repeating: "\u{0}", count: 256)))
+        #expect(!ConstantTime.equals([1, 2], [1, 2] + [UInt8](repeating: 0, count: 512)))
     }
 
     @Test("cross-client scopes name their peers")

@@ -19,6 +19,30 @@ struct SQLiteStorageTests {
         try await c.run { try await SQLiteStorage.open(file: ":memory:", logger: testLogger) }
     }
 
+    @Test("a transaction whose task is cancelled rolls back, and the connection takes the next transaction")
+    func cancelledTransactionRollsBack() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStorage.open(file: freshDatabasePath(in: directory), logger: testLogger)
+            try await store.withConnection { _ = try await store.execute("CREATE TABLE cancel_probe (x INTEGER)") }
+            let (started, startedSignal) = AsyncStream<Void>.makeStream()
+            let task = Task {
+                try await store.transaction {
+                    _ = try await store.execute("INSERT INTO cancel_probe VALUES (1)")
+                    startedSignal.yield()
+                    try await Task.sleep(for: .seconds(30))   // cancelled here: the body throws
+                }
+            }
+            for await _ in started { break }
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            // The connection is out of the transaction: a new one begins, and the insert is gone.
+            let rows = try await store.transaction { try await store.execute("SELECT count(*) FROM cancel_probe") }
+            #expect(rows.first?.column("count(*)")?.integer == 0)
+            #expect(try await store.read("SELECT count(*) FROM cancel_probe").first?.column("count(*)")?.integer == 0)
+            try await store.close()
+        }
+    }
+
     @Test("WAL is on for a file, and the in-memory database still opens")
     func journalMode() async throws {
         try await withTemporaryDirectory { directory in

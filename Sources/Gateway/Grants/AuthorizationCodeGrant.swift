@@ -59,10 +59,12 @@ extension Gateway {
 
     /// A code presented again: revoke the refresh token family it created.
     func revokeRedeemed(codeID: String, client: Client, context: GatewayRequestContext) async throws {
-        guard let marker = try? await storage.getAuthCode(id: Self.redeemedPrefix + codeID), marker.clientID == client.id else { return }
+        let marker: AuthCode
+        do { marker = try await storage.getAuthCode(id: Self.redeemedPrefix + codeID) } catch let e as StorageError where e.isNotFound { return }
+        guard marker.clientID == client.id else { return }
         context.logger.warning("authorization code reused; revoking the tokens it issued", metadata: ["client_id": .string(client.id)])
         let refreshID = String(decoding: marker.connectorData ?? Data(), as: UTF8.self)
-        if !refreshID.isEmpty, let record = try? await storage.getRefreshToken(id: refreshID) {
+        if !refreshID.isEmpty, let record = try await storedRefreshToken(id: refreshID) {
             try await revokeFamily(record, reason: "authorization code reused", context: context)
         }
     }

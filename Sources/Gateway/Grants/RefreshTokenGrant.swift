@@ -137,11 +137,16 @@ extension Gateway {
         } catch let e as ConnectorError {
             context.logger.info("upstream refresh failed", metadata: ["connector": .string(entry.id), "error": .string(e.reason)])
             switch e.code {
-            case .unreachable:
-                throw OAuthError.temporarilyUnavailable.with(description: "The identity provider is unreachable; retry later.")
-            default:
+            case .userNotFound, .refused, .notInRequiredGroups:
+                // The upstream decided about this user: the family ends (Dex #3971).
                 try? await revokeFamily(record, reason: "upstream refused refresh", context: context)
                 throw OAuthError.invalidGrant.with(description: "The identity provider refused the refresh: \(e.reason)")
+            case .unreachable:
+                throw OAuthError.temporarilyUnavailable.with(description: "The identity provider is unreachable; retry later.")
+            case .upstreamError, .invalidConfig:
+                // A fault, not a decision (a directory ACL, a size limit, a broken setting): the
+                // tokens stay, so the client can retry once it is fixed.
+                throw OAuthError.temporarilyUnavailable.with(description: "The identity provider could not check this user; retry later.")
             }
         }
         switch entry.mapper.map(identity) {

@@ -15,7 +15,7 @@ extension Gateway {
         let client = try await authenticateClient(request, params)
         guard let token = params["token"] else { throw OAuthError.invalidRequest.with(description: "Missing token parameter.") }
         if let (id, secret) = DexEncoding.decodeRefreshToken(token), !id.isEmpty, !secret.isEmpty,
-           let record = try? await storage.getRefreshToken(id: id),
+           let record = try await storedRefreshToken(id: id),
            ConstantTime.equals(secret, record.token) || (!record.obsoleteToken.isEmpty && ConstantTime.equals(secret, record.obsoleteToken)) {
             guard record.clientID == client.id else {
                 throw OAuthError.unauthorizedClient.with(description: "The token was not issued to this client.")
@@ -28,6 +28,12 @@ extension Gateway {
         }
         // RFC 7009 §2.2: an invalid or unknown token is answered 200 all the same.
         return Response(status: .ok, headers: [.cacheControl: "no-store"])
+    }
+
+    /// The stored refresh token, or nil when there is none. A storage failure is not "no such
+    /// token": it propagates (503), so a revocation never reports success while the token lives.
+    func storedRefreshToken(id: String) async throws -> RefreshToken? {
+        do { return try await storage.getRefreshToken(id: id) } catch let e as StorageError where e.isNotFound { return nil }
     }
 
     struct Introspection: Encodable {
@@ -62,7 +68,7 @@ extension Gateway {
             ))
         }
         if let (id, secret) = DexEncoding.decodeRefreshToken(token), !id.isEmpty, !secret.isEmpty,
-           let record = try? await storage.getRefreshToken(id: id), ConstantTime.equals(secret, record.token),
+           let record = try await storedRefreshToken(id: id), ConstantTime.equals(secret, record.token),
            record.clientID == client.id {
             let policy = RefreshExpiryPolicy(absoluteLifetime: settings.refresh.absoluteLifetime,
                                              validIfNotUsedFor: settings.refresh.validIfNotUsedFor)
