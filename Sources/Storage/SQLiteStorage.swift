@@ -37,6 +37,12 @@ public final class SQLiteStorage: GatewayStorage {
     /// read on the token path does not queue behind another request's write.
     private let readConnection: LockedReader
     let lock = SQLiteTransactionLock()
+    /// One statement at a time on the read connection. SQLite keeps a connection's read
+    /// transaction open while any of its statements is active, and a statement started meanwhile
+    /// joins that older snapshot; with several pool threads (an unpinned multi-core host) a read
+    /// could then miss a commit this process made before the read began, such as the rotation a
+    /// client's next refresh presents.
+    private let readLock = SQLiteTransactionLock()
     /// Rows `get` read for the `update` that follows (refresh tokens; see `RecentReads`).
     let recentReads = RecentReads()
     /// Concurrent reads and writes of the token path's rows, one statement per batch
@@ -236,8 +242,10 @@ public final class SQLiteStorage: GatewayStorage {
         guard let reader = readConnection.value else {
             return try await withConnection { try await execute(sql, binds) }
         }
-        guard !reader.isClosed else { throw StorageError.unavailable("SQLite storage is closed") }
-        return try await Self.run(reader, sql, binds)
+        return try await readLock.withLock {
+            guard !reader.isClosed else { throw StorageError.unavailable("SQLite storage is closed") }
+            return try await Self.run(reader, sql, binds)
+        }
     }
 
     /// One statement on `connection`, in one thread-pool round trip.

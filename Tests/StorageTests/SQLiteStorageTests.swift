@@ -43,6 +43,28 @@ struct SQLiteStorageTests {
         }
     }
 
+    @Test("a read begun after a commit sees it, even while a long read is running on the read connection")
+    func readAfterCommitDuringLongRead() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await SQLiteStorage.open(file: freshDatabasePath(in: directory), logger: testLogger)
+            try await store.withConnection { _ = try await store.execute("CREATE TABLE probe (x INTEGER)") }
+            // A statement that reads the table (so it holds a snapshot) for a good while.
+            let long = Task {
+                try await store.read("""
+                    WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1500000)
+                    SELECT count(*) AS n FROM c LEFT JOIN probe ON probe.x = c.n
+                    """)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            try await store.withConnection { _ = try await store.execute("INSERT INTO probe VALUES (7)") }
+            // With several pool threads this statement could join the long one's snapshot.
+            let seen = try await store.read("SELECT count(*) AS n FROM probe")
+            #expect(seen.first?.column("n")?.integer == 1)
+            _ = try await long.value
+            try await store.close()
+        }
+    }
+
     @Test("WAL is on for a file, and the in-memory database still opens")
     func journalMode() async throws {
         try await withTemporaryDirectory { directory in
