@@ -68,6 +68,13 @@ struct TokenLifecycleTests {
             #expect(own["sub"] as? String == DexEncoding.subject(userID: "0-385-28089-0", connectorID: "mock"))
             #expect((own["scope"] as? String)?.contains("offline_access") == true)
             #expect(own["exp"] is Int)
+            // Dex's shape: Bearer, token_use, nbf, aud as a string for one audience, claims in ext.
+            #expect(own["token_type"] as? String == "Bearer")
+            #expect(own["token_use"] as? String == "access_token")
+            #expect(own["nbf"] as? Int == own["iat"] as? Int)
+            #expect(own["aud"] as? String == "example-app")
+            let ext = try #require(own["ext"] as? [String: Any])
+            #expect(ext["email"] as? String != nil)   // federated_claims only with the federated:id scope, as in the token
 
             let (_, other) = try await Self.post(client, "/dex/token/introspect", as: "kube", "kube-secret", [("token", access)])
             #expect(other["active"] as? Bool == false)
@@ -75,7 +82,13 @@ struct TokenLifecycleTests {
 
             let (_, refreshInfo) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", refresh)])
             #expect(refreshInfo["active"] as? Bool == true)
-            #expect(refreshInfo["token_type"] as? String == "refresh_token")
+            #expect(refreshInfo["token_type"] as? String == "Bearer")
+            #expect(refreshInfo["token_use"] as? String == "refresh_token")
+            #expect(refreshInfo["aud"] as? String == "example-app")
+            let refreshExt = try #require(refreshInfo["ext"] as? [String: Any])
+            #expect((refreshExt["federated_claims"] as? [String: Any])?["connector_id"] as? String == "mock")
+            #expect(refreshExt["email"] as? String == ext["email"] as? String)
+            #expect(refreshExt["groups"] as? [String] == ext["groups"] as? [String])
 
             // A wrong token_type_hint is only a hint (RFC 7662 §2.1): both tokens are still found.
             let (_, hintedAccess) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret",
@@ -85,7 +98,7 @@ struct TokenLifecycleTests {
             let (_, hintedRefresh) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret",
                                                          [("token", refresh), ("token_type_hint", "access_token")])
             #expect(hintedRefresh["active"] as? Bool == true)
-            #expect(hintedRefresh["token_type"] as? String == "refresh_token")
+            #expect(hintedRefresh["token_use"] as? String == "refresh_token")
 
             let (badAuth, _) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "wrong", [("token", access)])
             #expect(badAuth == .unauthorized)

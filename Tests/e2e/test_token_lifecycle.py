@@ -51,6 +51,13 @@ def test_introspection_authenticates_the_client_and_shows_only_its_tokens(fedgat
     assert info["client_id"] == CLIENT_ID
     assert "offline_access" in info["scope"].split()
     assert info["sub"] and info["exp"] > info["iat"]
+    # Dex's shape, for resource servers written against it: Bearer, token_use, claims under ext.
+    assert info["token_type"] == "Bearer" and info["token_use"] == "access_token"
+    assert info["aud"] == CLIENT_ID and info["nbf"] == info["iat"]
+    assert info["ext"]["email"]
+    refreshed = post(server, "/token/introspect", {"token": tokens["refresh_token"]}).json()
+    assert refreshed["active"] is True and refreshed["token_use"] == "refresh_token"
+    assert refreshed["sub"] == info["sub"] and refreshed["ext"]["email"] == info["ext"]["email"]
     assert post(server, "/token/introspect", {"token": tokens["access_token"]}, (OTHER_ID, OTHER_SECRET)).json() == {"active": False}
     assert post(server, "/token/introspect", {"token": tokens["access_token"]}, (CLIENT_ID, "wrong")).status_code == 401
     assert new_session().post(server.url("/token/introspect"), data={"token": tokens["access_token"]}, timeout=10).status_code == 401

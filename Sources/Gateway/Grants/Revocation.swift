@@ -36,6 +36,9 @@ extension Gateway {
         do { return try await storage.getRefreshToken(id: id) } catch let e as StorageError where e.isNotFound { return nil }
     }
 
+    /// RFC 7662's answer in Dex's shape (`server/introspection`): `token_type` is `Bearer`,
+    /// `token_use` says which token it was, `ext` carries the identity claims a resource server
+    /// reads (groups, email, ...), and `aud` is a string when there is one audience.
     struct Introspection: Encodable {
         var active: Bool
         var client_id: String?
@@ -43,10 +46,44 @@ extension Gateway {
         var scope: String?
         var exp: Int?
         var iat: Int?
+        var nbf: Int?
         var iss: String?
         var aud: [String]?
         var token_type: String?
+        var token_use: String?
         var username: String?
+        var ext: Extra?
+
+        struct Extra: Encodable {
+            var azp: String?
+            var email: String?
+            var email_verified: Bool?
+            var groups: [String]?
+            var name: String?
+            var preferred_username: String?
+            var federated_claims: FederatedClaims?
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case active, client_id, sub, scope, exp, iat, nbf, iss, aud, token_type, token_use, username, ext
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(active, forKey: .active)
+            try c.encodeIfPresent(client_id, forKey: .client_id)
+            try c.encodeIfPresent(sub, forKey: .sub)
+            try c.encodeIfPresent(scope, forKey: .scope)
+            try c.encodeIfPresent(exp, forKey: .exp)
+            try c.encodeIfPresent(iat, forKey: .iat)
+            try c.encodeIfPresent(nbf, forKey: .nbf)
+            try c.encodeIfPresent(iss, forKey: .iss)
+            if let aud { if aud.count == 1 { try c.encode(aud[0], forKey: .aud) } else { try c.encode(aud, forKey: .aud) } }
+            try c.encodeIfPresent(token_type, forKey: .token_type)
+            try c.encodeIfPresent(token_use, forKey: .token_use)
+            try c.encodeIfPresent(username, forKey: .username)
+            try c.encodeIfPresent(ext, forKey: .ext)
+        }
     }
 
     func handleIntrospect(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
@@ -61,10 +98,14 @@ extension Gateway {
            let claims = try? keys.snapshot.verify(token), claims.iss == settings.issuer, claims.exp > now() {
             let owner = claims.azp ?? claims.aud.first
             guard owner == client.id || claims.aud.contains(client.id) else { return try Responses.json(inactive) }
+            let iat = Int(claims.iat.timeIntervalSince1970)
             return try Responses.json(Introspection(
                 active: true, client_id: owner, sub: claims.sub, scope: claims.scope,
-                exp: Int(claims.exp.timeIntervalSince1970), iat: Int(claims.iat.timeIntervalSince1970),
-                iss: claims.iss, aud: claims.aud, token_type: "Bearer", username: claims.name
+                exp: Int(claims.exp.timeIntervalSince1970), iat: iat, nbf: iat,
+                iss: claims.iss, aud: claims.aud, token_type: "Bearer", token_use: "access_token",
+                username: claims.preferredUsername ?? claims.name,
+                ext: .init(azp: claims.azp, email: claims.email, email_verified: claims.emailVerified, groups: claims.groups,
+                           name: claims.name, preferred_username: claims.preferredUsername, federated_claims: claims.federatedClaims)
             ))
         }
         if let (id, secret) = DexEncoding.decodeRefreshToken(token), !id.isEmpty, !secret.isEmpty,
@@ -79,12 +120,19 @@ extension Gateway {
                 let idle = record.lastUsed.addingTimeInterval(settings.refresh.validIfNotUsedFor)
                 expiry = expiry.map { min($0, idle) } ?? idle
             }
+            let user = record.claims
+            let iat = Int(record.createdAt.timeIntervalSince1970)
             return try Responses.json(Introspection(
                 active: true, client_id: record.clientID,
-                sub: DexEncoding.subject(userID: record.claims.userID, connectorID: record.connectorID),
+                sub: DexEncoding.subject(userID: user.userID, connectorID: record.connectorID),
                 scope: record.scopes.joined(separator: " "), exp: expiry.map { Int($0.timeIntervalSince1970) },
-                iat: Int(record.createdAt.timeIntervalSince1970), iss: settings.issuer, aud: [record.clientID],
-                token_type: "refresh_token", username: record.claims.username
+                iat: iat, nbf: iat, iss: settings.issuer, aud: [record.clientID],
+                token_type: "Bearer", token_use: "refresh_token",
+                username: user.preferredUsername.isEmpty ? user.username : user.preferredUsername,
+                ext: .init(azp: record.clientID, email: user.email.isEmpty ? nil : user.email, email_verified: user.emailVerified,
+                           groups: user.groups.isEmpty ? nil : user.groups, name: user.username.isEmpty ? nil : user.username,
+                           preferred_username: user.preferredUsername.isEmpty ? nil : user.preferredUsername,
+                           federated_claims: FederatedClaims(connectorID: record.connectorID, userID: user.userID))
             ))
         }
         return try Responses.json(inactive)
