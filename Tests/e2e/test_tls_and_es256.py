@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,12 @@ def test_https_listener_serves_discovery_with_the_configured_certificate(fedgate
                       "logger": {"level": level}})
     s = new_session()
     s.verify = str(cert)
+    # A first start publishes the next key just after becoming ready: wait for it, so both
+    # listeners are compared on the same key set.
+    deadline = time.monotonic() + 20
+    while len(new_session().get(server.url("/keys"), timeout=10).json()["keys"]) < 2:
+        assert time.monotonic() < deadline, "the next signing key was never pre-published"
+        time.sleep(0.05)
     for _ in range(3):  # one kept-alive TLS connection, several answers
         resp = s.get(f"https://127.0.0.1:{https_port}/dex/.well-known/openid-configuration", timeout=10)
         assert resp.status_code == 200
