@@ -48,11 +48,20 @@ extension Gateway {
         var iat: Int?
         var nbf: Int?
         var iss: String?
-        var aud: [String]?
+        var aud: Audience?
         var token_type: String?
         var token_use: String?
         var username: String?
         var ext: Extra?
+
+        /// One audience as a string, several as a list (as Dex's `audience` type marshals).
+        struct Audience: Encodable {
+            let values: [String]
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.singleValueContainer()
+                if values.count == 1 { try c.encode(values[0]) } else { try c.encode(values) }
+            }
+        }
 
         struct Extra: Encodable {
             var azp: String?
@@ -62,27 +71,6 @@ extension Gateway {
             var name: String?
             var preferred_username: String?
             var federated_claims: FederatedClaims?
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case active, client_id, sub, scope, exp, iat, nbf, iss, aud, token_type, token_use, username, ext
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(active, forKey: .active)
-            try c.encodeIfPresent(client_id, forKey: .client_id)
-            try c.encodeIfPresent(sub, forKey: .sub)
-            try c.encodeIfPresent(scope, forKey: .scope)
-            try c.encodeIfPresent(exp, forKey: .exp)
-            try c.encodeIfPresent(iat, forKey: .iat)
-            try c.encodeIfPresent(nbf, forKey: .nbf)
-            try c.encodeIfPresent(iss, forKey: .iss)
-            if let aud { if aud.count == 1 { try c.encode(aud[0], forKey: .aud) } else { try c.encode(aud, forKey: .aud) } }
-            try c.encodeIfPresent(token_type, forKey: .token_type)
-            try c.encodeIfPresent(token_use, forKey: .token_use)
-            try c.encodeIfPresent(username, forKey: .username)
-            try c.encodeIfPresent(ext, forKey: .ext)
         }
     }
 
@@ -102,7 +90,7 @@ extension Gateway {
             return try Responses.json(Introspection(
                 active: true, client_id: owner, sub: claims.sub, scope: claims.scope,
                 exp: Int(claims.exp.timeIntervalSince1970), iat: iat, nbf: iat,
-                iss: claims.iss, aud: claims.aud, token_type: "Bearer", token_use: "access_token",
+                iss: claims.iss, aud: .init(values: claims.aud), token_type: "Bearer", token_use: "access_token",
                 username: claims.preferredUsername ?? claims.name,
                 ext: .init(azp: claims.azp, email: claims.email, email_verified: claims.emailVerified, groups: claims.groups,
                            name: claims.name, preferred_username: claims.preferredUsername, federated_claims: claims.federatedClaims)
@@ -126,7 +114,7 @@ extension Gateway {
                 active: true, client_id: record.clientID,
                 sub: DexEncoding.subject(userID: user.userID, connectorID: record.connectorID),
                 scope: record.scopes.joined(separator: " "), exp: expiry.map { Int($0.timeIntervalSince1970) },
-                iat: iat, nbf: iat, iss: settings.issuer, aud: [record.clientID],
+                iat: iat, nbf: iat, iss: settings.issuer, aud: .init(values: [record.clientID]),
                 token_type: "Bearer", token_use: "refresh_token",
                 username: user.preferredUsername.isEmpty ? user.username : user.preferredUsername,
                 ext: .init(azp: record.clientID, email: user.email.isEmpty ? nil : user.email, email_verified: user.emailVerified,
