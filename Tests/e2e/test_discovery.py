@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from e2e_support.oidc import new_session
+from e2e_support.oidc import new_session, wait_for_next_key
 from e2e_support.server import CLIENT_ID, CLIENT_SECRET
 
 ALLOWED_ORIGIN = "https://app.example.com"
@@ -193,13 +193,7 @@ def test_pipelined_requests_are_answered_in_order(fedgate, level):
     import socket
 
     server = fedgate({"logger": {"level": level}})
-    # A first start publishes the next key just after becoming ready: wait for it, so every
-    # answer below is compared with the same key set.
-    import time
-    deadline = time.monotonic() + 20
-    while len(new_session().get(server.url("/keys"), timeout=10).json()["keys"]) < 2:
-        assert time.monotonic() < deadline, "the next signing key was never pre-published"
-        time.sleep(0.05)
+    wait_for_next_key(server)  # every answer below is compared with the same key set
     keys = new_session().get(server.url("/keys"), timeout=10).content
     discovery = new_session().get(server.url("/.well-known/openid-configuration"), timeout=10).content
     path = server.url("/keys").split(str(server.port), 1)[1].rsplit("/keys", 1)[0]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from e2e_support.oidc import dex_subject, jwks, new_session, token_request
+from e2e_support.oidc import dex_subject, jwks, new_session, token_request, wait_for_next_key
 from e2e_support.server import ADMIN_EMAIL, ADMIN_USER_ID, free_port
 
 
@@ -37,12 +36,7 @@ def test_https_listener_serves_discovery_with_the_configured_certificate(fedgate
                       "logger": {"level": level}})
     s = new_session()
     s.verify = str(cert)
-    # A first start publishes the next key just after becoming ready: wait for it, so both
-    # listeners are compared on the same key set.
-    deadline = time.monotonic() + 20
-    while len(new_session().get(server.url("/keys"), timeout=10).json()["keys"]) < 2:
-        assert time.monotonic() < deadline, "the next signing key was never pre-published"
-        time.sleep(0.05)
+    wait_for_next_key(server)  # both listeners are compared on the same key set
     for _ in range(3):  # one kept-alive TLS connection, several answers
         resp = s.get(f"https://127.0.0.1:{https_port}/dex/.well-known/openid-configuration", timeout=10)
         assert resp.status_code == 200

@@ -173,3 +173,12 @@ def verify_id_token(
     if access_token is not None:
         assert claims.get("at_hash") == half_hash(access_token), "at_hash does not match the access token"
     return claims
+
+
+def wait_for_next_key(server: FedgateServer, timeout: float = 20) -> None:
+    """A first start publishes the next signing key just after becoming ready: waits until
+    /keys lists both, so tests comparing /keys bytes across fetches see one key set."""
+    deadline = time.monotonic() + timeout
+    while len(jwks(server)["keys"]) < 2:
+        assert time.monotonic() < deadline, "the next signing key was never pre-published"
+        time.sleep(0.05)
