@@ -107,6 +107,37 @@ struct TokenLifecycleTests {
         }
     }
 
+    @Test("a token older than the previous one revokes the family after reuseInterval, and is only refused within it")
+    func olderTokenReplay() async throws {
+        let gateway = try await FlowTests.makeGateway()   // reuseInterval: 2s
+        try await Application(router: gateway.router()).test(.live) { client in
+            func refresh(_ token: String) async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await Self.post(client, "/dex/token", as: "example-app", "app-secret",
+                                    [("grant_type", "refresh_token"), ("refresh_token", token)])
+            }
+            let t1 = try #require(try await Self.login(client)["refresh_token"] as? String)
+            let t2 = try #require(try await refresh(t1).1["refresh_token"] as? String)
+            let t3 = try #require(try await refresh(t2).1["refresh_token"] as? String)
+            #expect(Set([t1, t2, t3]).count == 3)
+
+            // Within the interval of the last rotation: a late retry, refused, the family lives.
+            let (early, earlyError) = try await refresh(t1)
+            #expect(early == .badRequest)
+            #expect(earlyError["error"] as? String == "invalid_grant")
+            let t4 = try #require(try await refresh(t3).1["refresh_token"] as? String)
+
+            // After it: t1 and t2 leaked; presenting either ends the family, t4 included.
+            try await Task.sleep(for: .milliseconds(2300))
+            let (late, lateError) = try await refresh(t1)
+            #expect(late == .badRequest)
+            #expect(lateError["error"] as? String == "invalid_grant")
+            let (current, currentError) = try await refresh(t4)
+            #expect(current == .badRequest)
+            #expect(currentError["error"] as? String == "invalid_grant")
+            #expect(try await gateway.storage.listRefreshTokens().isEmpty)
+        }
+    }
+
     @Test("revoking a refresh token ends its family; another client may not revoke it")
     func revocation() async throws {
         let gateway = try await FlowTests.makeGateway()
@@ -174,6 +205,59 @@ struct CodeReuseTests {
             let (marker, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret",
                 [("grant_type", "authorization_code"), ("code", "redeemed." + code), ("redirect_uri", "http://127.0.0.1:5555/callback")])
             #expect(marker == .badRequest)
+        }
+    }
+
+    @Test("concurrent exchanges of one code: at most one succeeds, and the replays revoke whatever it issued")
+    func concurrentReuseRevokes() async throws {
+        let gateway = try await FlowTests.makeGateway()
+        try await Application(router: gateway.router()).test(.live) { client in
+            let auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code"
+                + "&scope=openid+offline_access&connector_id=mock"
+            // One open connection per exchange, so the exchanges really run at once.
+            let port = try #require(client.port)
+            let clients = (0..<2).map { _ in TestClient(host: "localhost", port: port) }
+            for own in clients {
+                own.connect()
+                _ = try await own.get("/dex/healthz")
+            }
+            for _ in 0..<20 {
+                var location = try await client.execute(uri: auth, method: .get) { $0.headers[.location] }
+                for _ in 0..<3 {
+                    guard let current = location, current.hasPrefix("/dex") || current.hasPrefix("http://127.0.0.1:5556") else { break }
+                    location = try await client.execute(uri: current.replacingOccurrences(of: "http://127.0.0.1:5556", with: ""), method: .get) { $0.headers[.location] }
+                }
+                let code = try #require(location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
+                let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
+                // Before the fix, a replay landing between the code's deletion and the record of its
+                // redemption (or failing to delete it) was refused but revoked nothing.
+                let answers = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?, String?).self) { group in
+                    for own in clients {
+                        group.addTask {
+                            let answer = try await own.post("/dex/token", headers: FlowTests.basic("example-app", "app-secret"),
+                                                            body: FlowTests.form(exchange))
+                            let body = try answer.body.map(FlowTests.json) ?? [:]
+                            return (answer.status, body["error"] as? String, body["refresh_token"] as? String)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let granted = answers.filter { $0.0 == .ok }
+                #expect(granted.count <= 1)
+                for (status, error, _) in answers where status != .ok {
+                    #expect(status == .badRequest)
+                    #expect(error == "invalid_grant")
+                }
+                if let refresh = granted.first?.2 {
+                    let (after, error) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret",
+                                                                            [("grant_type", "refresh_token"), ("refresh_token", refresh)])
+                    #expect(after == .badRequest)
+                    #expect(error["error"] as? String == "invalid_grant")
+                }
+            }
+            // Every family the codes created is gone, whichever exchange won.
+            #expect(try await gateway.storage.listRefreshTokens().isEmpty)
+            for own in clients { try await own.shutdown() }
         }
     }
 }

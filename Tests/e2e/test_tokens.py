@@ -120,6 +120,19 @@ def test_rotated_out_refresh_token_is_rejected_after_reuse_interval(reuse_server
     assert revoked.json()["error"] == "invalid_grant"
 
 
+def test_token_older_than_the_previous_one_revokes_the_family(reuse_server):
+    # A leaked token may be replayed after the client has rotated twice: neither the current
+    # nor the previous secret, yet the family's id says whose it is.
+    t1 = login_tokens(reuse_server)["refresh_token"]
+    t2 = refresh(reuse_server, t1).json()["refresh_token"]
+    t3 = refresh(reuse_server, t2).json()["refresh_token"]
+    time.sleep(1.5)
+    replayed = refresh(reuse_server, t1)
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant", replayed.text
+    revoked = refresh(reuse_server, t3)
+    assert revoked.status_code == 400 and revoked.json()["error"] == "invalid_grant", revoked.text
+
+
 def test_userinfo_returns_claims_for_access_token(server):
     body = login_tokens(server, connector="local")
     id_claims = verify_id_token(server, body["id_token"], access_token=body["access_token"], subject=ADMIN_SUB)

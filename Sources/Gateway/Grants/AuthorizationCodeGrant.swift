@@ -8,7 +8,7 @@ import Storage
 extension Gateway {
     func authorizationCodeGrant(_ params: FormParameters, client: Client, context: GatewayRequestContext) async throws -> TokenResponse {
         guard let codeID = params["code"] else { throw OAuthError.invalidRequest.with(description: "Missing code parameter.") }
-        guard codeID.utf8.count <= 64, !codeID.hasPrefix(Self.redeemedPrefix) else {
+        guard codeID.utf8.count <= 64, !codeID.contains(".") else {
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
         }
         let code: AuthCode
@@ -28,44 +28,78 @@ extension Gateway {
         }
         try Self.verifyPKCE(code.pkce, verifier: params["code_verifier"])
 
-        // Claim the code: exactly one exchange wins; a second one finds it gone.
-        do { try await storage.deleteAuthCode(id: code.id) } catch let e as StorageError where e.isNotFound {
+        // Claim the code by recording its redemption, naming the family it is about to create:
+        // exactly one exchange creates the marker; any other, concurrent or later, is a replay.
+        // The marker is written before any token exists, so a replay can always reach them.
+        let offers = try await offersRefresh(scopes: code.scopes, connectorID: code.connectorID)
+        let familyID = offers ? IDs.newID() : ""
+        do {
+            try await storage.createAuthCode(RedeemedCode.marker(for: code, familyID: familyID, lifetime: settings.authCodeLifetime))
+        } catch let e as StorageError where e.isAlreadyExists {
+            try await revokeRedeemed(codeID: codeID, client: client, context: context)
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
         }
+        do { try await storage.deleteAuthCode(id: code.id) } catch let e as StorageError where e.isNotFound {}
+
         let request = TokenRequestContext(clientID: client.id, claims: code.claims, scopes: code.scopes, nonce: code.nonce,
                                           connectorID: code.connectorID, authTime: code.authTime)
         let issued = try issueTokens(request)
         var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
-        var refreshID = ""
-        if try await offersRefresh(scopes: code.scopes, connectorID: code.connectorID) {
-            let token = try await createRefreshToken(request, connectorData: code.connectorData, authCodeID: code.id)
-            refreshID = DexEncoding.decodeRefreshToken(token)?.id ?? ""
-            response.refresh_token = token
-        }
-        // Remember the redeemed code until it would have expired, so a replay can be traced to
-        // the tokens it produced and revoke them (RFC 6749 §4.1.2, RFC 6819 §5.2.1.1).
-        let marker = AuthCode(id: Self.redeemedPrefix + code.id, clientID: code.clientID, redirectURI: "", connectorID: code.connectorID,
-                              connectorData: Data(refreshID.utf8), claims: code.claims,
-                              expiry: code.expiry.addingTimeInterval(settings.authCodeLifetime))
-        do { try await storage.createAuthCode(marker) } catch {
-            context.logger.warning("could not record redeemed code", metadata: ["error": "\(error)"])
+        if offers {
+            let family = try await createRefreshToken(request, id: familyID, connectorData: code.connectorData, authCodeID: code.id)
+            // A replay that came while the family did not exist yet left its own mark: it found
+            // nothing to revoke, so this exchange ends what it just created.
+            if try await replayRecorded(codeID: code.id) {
+                try await revokeFamily(family, reason: "authorization code reused", context: context)
+                throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+            }
+            response.refresh_token = DexEncoding.refreshToken(id: family.id, token: family.token)
         }
         return response
     }
 
-    /// Redeemed codes are remembered under this prefix (never a valid code: IDs start with a letter
-    /// and contain no dot).
-    static let redeemedPrefix = "redeemed."
+    /// What a redeemed code leaves behind, until the code would have expired, so a replay can be
+    /// traced to the tokens it produced and revoke them (RFC 6749 §4.1.2, RFC 6819 §5.2.1.1).
+    /// Both are auth-code records under prefixes no real code has (IDs start with a letter and
+    /// contain no dot), so every backend keeps and collects them as it does codes.
+    enum RedeemedCode {
+        /// `redeemed.<code>`: the redemption, naming the token family it created (if any).
+        static let prefix = "redeemed."
+        /// `replayed.<code>`: a replay that came before the family existed.
+        static let replayPrefix = "replayed."
 
-    /// A code presented again: revoke the refresh token family it created.
+        static func marker(for code: AuthCode, familyID: String, lifetime: TimeInterval) -> AuthCode {
+            AuthCode(id: prefix + code.id, clientID: code.clientID, redirectURI: "", connectorID: code.connectorID,
+                     connectorData: Data(familyID.utf8), claims: code.claims, expiry: code.expiry.addingTimeInterval(lifetime))
+        }
+
+        static func familyID(_ marker: AuthCode) -> String { String(decoding: marker.connectorData ?? Data(), as: UTF8.self) }
+
+        static func replay(of marker: AuthCode, codeID: String) -> AuthCode {
+            AuthCode(id: replayPrefix + codeID, clientID: marker.clientID, redirectURI: "", connectorID: marker.connectorID,
+                     claims: marker.claims, expiry: marker.expiry)
+        }
+    }
+
+    /// A code presented again: revoke the refresh token family it created. The replay is
+    /// recorded first, so an exchange still creating that family sees it afterwards and revokes
+    /// the family itself: whichever order the two land in, the family ends.
     func revokeRedeemed(codeID: String, client: Client, context: GatewayRequestContext) async throws {
         let marker: AuthCode
-        do { marker = try await storage.getAuthCode(id: Self.redeemedPrefix + codeID) } catch let e as StorageError where e.isNotFound { return }
+        do { marker = try await storage.getAuthCode(id: RedeemedCode.prefix + codeID) } catch let e as StorageError where e.isNotFound { return }
         guard marker.clientID == client.id else { return }
         context.logger.warning("authorization code reused; revoking the tokens it issued", metadata: ["client_id": .string(client.id)])
-        let refreshID = String(decoding: marker.connectorData ?? Data(), as: UTF8.self)
-        if !refreshID.isEmpty, let record = try await storedRefreshToken(id: refreshID) {
+        let familyID = RedeemedCode.familyID(marker)
+        guard !familyID.isEmpty else { return }
+        do { try await storage.createAuthCode(RedeemedCode.replay(of: marker, codeID: codeID)) } catch let e as StorageError where e.isAlreadyExists {}
+        if let record = try await storedRefreshToken(id: familyID) {
             try await revokeFamily(record, reason: "authorization code reused", context: context)
+        }
+    }
+
+    func replayRecorded(codeID: String) async throws -> Bool {
+        do { _ = try await storage.getAuthCode(id: RedeemedCode.replayPrefix + codeID); return true } catch let e as StorageError where e.isNotFound {
+            return false
         }
     }
 
@@ -99,10 +133,11 @@ extension Gateway {
     }
 
     /// Creates a new token family and records it in the user's offline session.
-    func createRefreshToken(_ request: TokenRequestContext, connectorData: Data?, authCodeID: String) async throws -> String {
+    func createRefreshToken(_ request: TokenRequestContext, id: String = IDs.newID(), connectorData: Data?,
+                            authCodeID: String) async throws -> RefreshToken {
         let issuedAt = now()
         let token = RefreshToken(
-            id: IDs.newID(), token: IDs.newSecret(), createdAt: issuedAt, lastUsed: issuedAt, clientID: request.clientID,
+            id: id, token: IDs.newSecret(), createdAt: issuedAt, lastUsed: issuedAt, clientID: request.clientID,
             connectorID: request.connectorID, connectorData: connectorData, claims: request.claims, scopes: request.scopes,
             nonce: request.nonce, authCodeID: authCodeID, authTime: request.authTime
         )
@@ -122,6 +157,6 @@ extension Gateway {
                 try await storage.updateOfflineSession(userID: userID, connectorID: request.connectorID) { $0.refresh[ref.id] = ref }
             }
         }
-        return DexEncoding.refreshToken(id: token.id, token: token.token)
+        return token
     }
 }

@@ -55,7 +55,8 @@ extension Gateway {
         let issued = try issueTokens(request)
         var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
         if try await offersRefresh(scopes: scopes, connectorID: entry.id) {
-            response.refresh_token = try await createRefreshToken(request, connectorData: identity.connectorData, authCodeID: "")
+            let family = try await createRefreshToken(request, connectorData: identity.connectorData, authCodeID: "")
+            response.refresh_token = DexEncoding.refreshToken(id: family.id, token: family.token)
         }
         return response
     }

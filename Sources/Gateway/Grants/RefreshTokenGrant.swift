@@ -10,7 +10,8 @@ import Storage
 /// A refresh token record is one family: its id is stable and its secret rotates. Presenting the
 /// previous secret within `reuseInterval` (a client retrying a lost response, or two replicas
 /// racing) returns the current token; presenting it later means the token leaked, so the whole
-/// family is revoked.
+/// family is revoked. So is presenting any older secret of the family: only the family's id
+/// can be checked for those, and only a holder of one of its tokens knows the id.
 extension Gateway {
     func refreshTokenGrant(_ params: FormParameters, client: Client, context: GatewayRequestContext) async throws -> TokenResponse {
         guard let presented = params["refresh_token"] else {
@@ -49,6 +50,13 @@ extension Gateway {
             }
             isReuse = true
         } else {
+            // A secret of this family that is neither current nor the previous one: only a
+            // holder of an older token of the family knows the id, so an older token was replayed
+            // (it leaked). Within `reuseInterval` of the last rotation it may still be a client's
+            // own late retry, so it is only refused then.
+            if refresh.reuseInterval <= 0 || current.timeIntervalSince(record.lastUsed) > refresh.reuseInterval {
+                try await revokeFamily(record, reason: "older rotated-out token replayed", context: context)
+            }
             throw invalid
         }
 
