@@ -30,8 +30,15 @@ wait_healthy() {
     if [ -f "$STATE/tls/ca.pem" ]; then
         tlsargs=(--cacert "$STATE/tls/ca.pem" --cert "$STATE/tls/client.pem" --key "$STATE/tls/client.key" --insecure-skip-tls-verify)
     fi
-    for i in $(seq 1 300); do
-        etcdctl "${tlsargs[@]}" --endpoints "$endpoints" endpoint health >/dev/null 2>&1 && return 0
+    # Bounded by the clock, not by a count: one probe of an etcd that is not there yet may wait
+    # its dial timeout, and a member that exited (a port taken meanwhile) ends the wait at once,
+    # so the caller retries with other ports.
+    local deadline=$((SECONDS + 40)) pidfile
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        etcdctl "${tlsargs[@]}" --dial-timeout 1s --command-timeout 2s --endpoints "$endpoints" endpoint health >/dev/null 2>&1 && return 0
+        for pidfile in "$STATE"/n*.pid; do
+            kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "start-etcd: $(basename "$pidfile" .pid) exited; logs:" >&2; tail -5 "$STATE"/n*.log >&2 || true; return 1; }
+        done
         sleep 0.05
     done
     echo "start-etcd: cluster not healthy; logs:" >&2

@@ -30,25 +30,28 @@ public struct TokenClaims: JWTPayload, Equatable {
     public var federatedClaims: FederatedClaims?
     /// Space-separated scopes granted, for access tokens (RFC 9068 §2.2.3, RFC 8693 §4.2); Dex omits it.
     public var scope: String?
+    /// Access tokens: a one-way handle on the grant (token family, or code) they came from, so
+    /// introspection and userinfo can refuse them once that grant is revoked.
+    public var sid: String?
 
     public init(iss: String, sub: String, aud: [String], azp: String? = nil,
                 exp: Date, iat: Date, nonce: String? = nil, atHash: String? = nil,
                 cHash: String? = nil, authTime: Date? = nil, email: String? = nil, emailVerified: Bool? = nil,
                 name: String? = nil, preferredUsername: String? = nil, groups: [String]? = nil,
-                federatedClaims: FederatedClaims? = nil, scope: String? = nil) {
+                federatedClaims: FederatedClaims? = nil, scope: String? = nil, sid: String? = nil) {
         self.iss = iss; self.sub = sub; self.aud = aud; self.azp = azp
         self.exp = Self.wholeSeconds(exp); self.iat = Self.wholeSeconds(iat)
         self.nonce = nonce; self.atHash = atHash; self.cHash = cHash
         self.authTime = authTime.map(Self.wholeSeconds); self.email = email; self.emailVerified = emailVerified
         self.name = name; self.preferredUsername = preferredUsername; self.groups = groups
-        self.federatedClaims = federatedClaims; self.scope = scope
+        self.federatedClaims = federatedClaims; self.scope = scope; self.sid = sid
     }
 
     enum CodingKeys: String, CodingKey {
         case iss, sub, aud, azp, exp
         case iat, nonce, atHash = "at_hash", cHash = "c_hash", authTime = "auth_time"
         case email, emailVerified = "email_verified", name, preferredUsername = "preferred_username", groups
-        case federatedClaims = "federated_claims", scope
+        case federatedClaims = "federated_claims", scope, sid
     }
 
     public init(from decoder: any Decoder) throws {
@@ -74,6 +77,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         groups = try c.decodeIfPresent([String].self, forKey: .groups)
         federatedClaims = try c.decodeIfPresent(FederatedClaims.self, forKey: .federatedClaims)
         scope = try c.decodeIfPresent(String.self, forKey: .scope)
+        sid = try c.decodeIfPresent(String.self, forKey: .sid)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -99,6 +103,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         try c.encodeIfPresent(groups, forKey: .groups)
         try c.encodeIfPresent(federatedClaims, forKey: .federatedClaims)
         try c.encodeIfPresent(scope, forKey: .scope)
+        try c.encodeIfPresent(sid, forKey: .sid)
     }
 
     /// The JSON document `encode(to:)` produces (same members and omissions), written directly:
@@ -130,6 +135,7 @@ public struct TokenClaims: JWTPayload, Equatable {
                 }
             }
             json.member("scope", ifPresent: scope)
+            json.member("sid", ifPresent: sid)
         }
     }
 

@@ -161,6 +161,21 @@ struct TokenLifecycleTests {
             #expect(afterError["error"] as? String == "invalid_grant")
             let (_, info) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", current)])
             #expect(info["active"] as? Bool == false)
+            // The family's access tokens, from the login and from the refresh, end with it
+            // (RFC 7009 §2.1) for introspection and userinfo; another login's do not.
+            let other = try #require(try await Self.login(client)["access_token"] as? String)
+            for access in [tokens["access_token"], rotated["access_token"]].compactMap({ $0 as? String }) {
+                let (_, accessInfo) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", access)])
+                #expect(accessInfo["active"] as? Bool == false)
+                try await client.execute(uri: "/dex/userinfo", method: .get, headers: [.authorization: "Bearer \(access)"]) { r in
+                    #expect(r.status == .unauthorized)
+                }
+            }
+            let (_, otherInfo) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", other)])
+            #expect(otherInfo["active"] as? Bool == true)
+            try await client.execute(uri: "/dex/userinfo", method: .get, headers: [.authorization: "Bearer \(other)"]) { r in
+                #expect(r.status == .ok)
+            }
 
             // Unknown tokens are answered 200 (RFC 7009 §2.2); access tokens cannot be revoked.
             let (unknown, _) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", "nonsense")])
@@ -200,6 +215,10 @@ struct CodeReuseTests {
                                                                                [("grant_type", "refresh_token"), ("refresh_token", refresh)])
             #expect(afterReuse == .badRequest)
             #expect(refreshError["error"] as? String == "invalid_grant")
+            // The access token the code gave is over too.
+            let access = try #require(tokens["access_token"] as? String)
+            let (_, info) = try await TokenLifecycleTests.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", access)])
+            #expect(info["active"] as? Bool == false)
 
             // The marker itself can never be redeemed as a code.
             let (marker, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret",

@@ -39,10 +39,10 @@ struct TokenClaimsTests {
                                  exp: Date(timeIntervalSince1970: 1_700_003_600), iat: Date(timeIntervalSince1970: 1_700_000_000),
                                  nonce: "n", atHash: "at", cHash: "c", authTime: Date(timeIntervalSince1970: 1_699_999_000),
                                  email: "e@x", emailVerified: false, name: "N", preferredUsername: "pn", groups: [],
-                                 federatedClaims: .init(connectorID: "ldap", userID: "uid=1"), scope: "openid email")
+                                 federatedClaims: .init(connectorID: "ldap", userID: "uid=1"), scope: "openid email", sid: "grant")
         let object = try json(claims)
         #expect(Set(object.keys) == ["iss", "sub", "aud", "azp", "exp", "iat", "nonce", "at_hash", "c_hash", "auth_time",
-                                     "email", "email_verified", "name", "preferred_username", "groups", "federated_claims", "scope"])
+                                     "email", "email_verified", "name", "preferred_username", "groups", "federated_claims", "scope", "sid"])
         #expect(object["federated_claims"] as? [String: String] == ["connector_id": "ldap", "user_id": "uid=1"])
         #expect(object["email_verified"] as? Bool == false)
         #expect(try JSONDecoder().decode(TokenClaims.self, from: JSONEncoder().encode(claims)) == claims)
@@ -74,7 +74,7 @@ struct TokenClaimsTests {
                         nonce: "n\"o\\nce\u{1}", atHash: "at", cHash: "c", authTime: Date(timeIntervalSince1970: 1_699_999_000.7),
                         email: "jane@example.com", emailVerified: false, name: "Jane \"J\" Doe", preferredUsername: "jané",
                         groups: ["ops", "k8s:admins", "日本"], federatedClaims: FederatedClaims(connectorID: "ldap", userID: "u\n1"),
-                        scope: "openid email groups"),
+                        scope: "openid email groups", sid: "abc_-"),
             TokenClaims(iss: "i", sub: "s", aud: [], exp: times.exp, iat: times.iat, emailVerified: true, groups: []),
         ]
         let encoder = JSONEncoder()

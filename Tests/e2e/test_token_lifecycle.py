@@ -73,6 +73,10 @@ def test_revoking_a_refresh_token_ends_the_family_and_other_clients_cannot(fedga
     after = token_request(server, {"grant_type": "refresh_token", "refresh_token": refresh})
     assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
     assert post(server, "/token/introspect", {"token": refresh}).json() == {"active": False}
+    # The family's access token ends with it (RFC 7009 §2.1) where the server is asked.
+    assert post(server, "/token/introspect", {"token": tokens["access_token"]}).json() == {"active": False}
+    userinfo = new_session().get(server.url("/userinfo"), headers={"Authorization": "Bearer " + tokens["access_token"]}, timeout=10)
+    assert userinfo.status_code == 401, userinfo.text
 
 
 def test_reused_code_is_refused_and_revokes_the_refresh_token_it_issued(fedgate):
@@ -82,3 +86,4 @@ def test_reused_code_is_refused_and_revokes_the_refresh_token_it_issued(fedgate)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     after = token_request(server, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
+    assert post(server, "/token/introspect", {"token": tokens["access_token"]}).json() == {"active": False}

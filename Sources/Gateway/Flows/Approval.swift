@@ -64,7 +64,8 @@ extension Gateway {
         if hybrid {
             let issued = try issueTokens(
                 TokenRequestContext(clientID: client.id, claims: claims, scopes: authRequest.scopes,
-                                    nonce: authRequest.nonce, connectorID: authRequest.connectorID, authTime: authRequest.authTime),
+                                    nonce: authRequest.nonce, connectorID: authRequest.connectorID, authTime: authRequest.authTime,
+                                    grantID: code?.id ?? ""),
                 code: code?.id
             )
             if authRequest.responseTypes.contains("token") {

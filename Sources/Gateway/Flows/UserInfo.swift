@@ -25,6 +25,10 @@ extension Gateway {
             throw OAuthError(code: "invalid_token", description: "Expired or foreign bearer token.", status: .unauthorized,
                              wwwAuthenticate: challenge + ", error=\"invalid_token\"")
         }
+        guard try await !accessTokenRevoked(claims) else {
+            throw OAuthError(code: "invalid_token", description: "The grant this token came from was revoked.", status: .unauthorized,
+                             wwwAuthenticate: challenge + ", error=\"invalid_token\"")
+        }
         // Dex echoes every claim of the verified token (`server/userinfo`): `federated_claims`,
         // `iss`, `aud`, `exp` included. The payload is exactly those claims, and its signature
         // was just checked.

@@ -42,7 +42,8 @@ extension Gateway {
         do { try await storage.deleteAuthCode(id: code.id) } catch let e as StorageError where e.isNotFound {}
 
         let request = TokenRequestContext(clientID: client.id, claims: code.claims, scopes: code.scopes, nonce: code.nonce,
-                                          connectorID: code.connectorID, authTime: code.authTime)
+                                          connectorID: code.connectorID, authTime: code.authTime,
+                                          grantID: offers ? familyID : code.id)
         let issued = try issueTokens(request)
         var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
         if offers {
@@ -89,8 +90,12 @@ extension Gateway {
         do { marker = try await storage.getAuthCode(id: RedeemedCode.prefix + codeID) } catch let e as StorageError where e.isNotFound { return }
         guard marker.clientID == client.id else { return }
         context.logger.warning("authorization code reused; revoking the tokens it issued", metadata: ["client_id": .string(client.id)])
+        // The access tokens: those of the exchange (named by the family, or by the code when
+        // there is none) and those a hybrid flow issued with the code (named by the code).
+        try await recordRevokedGrant(codeID)
         let familyID = RedeemedCode.familyID(marker)
         guard !familyID.isEmpty else { return }
+        try await recordRevokedGrant(familyID)
         do { try await storage.createAuthCode(RedeemedCode.replay(of: marker, codeID: codeID)) } catch let e as StorageError where e.isAlreadyExists {}
         if let record = try await storedRefreshToken(id: familyID) {
             try await revokeFamily(record, reason: "authorization code reused", context: context)

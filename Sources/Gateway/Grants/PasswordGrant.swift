@@ -50,12 +50,14 @@ extension Gateway {
         case .allowed(let c): claims = c
         case .rejected(let reason): throw OAuthError.invalidGrant.with(description: reason)
         }
+        let offers = try await offersRefresh(scopes: scopes, connectorID: entry.id)
+        let familyID = offers ? IDs.newID() : ""
         let request = TokenRequestContext(clientID: client.id, claims: claims, scopes: scopes, nonce: params["nonce"] ?? "",
-                                          connectorID: entry.id, authTime: now())
+                                          connectorID: entry.id, authTime: now(), grantID: familyID)
         let issued = try issueTokens(request)
         var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
-        if try await offersRefresh(scopes: scopes, connectorID: entry.id) {
-            let family = try await createRefreshToken(request, connectorData: identity.connectorData, authCodeID: "")
+        if offers {
+            let family = try await createRefreshToken(request, id: familyID, connectorData: identity.connectorData, authCodeID: "")
             response.refresh_token = DexEncoding.refreshToken(id: family.id, token: family.token)
         }
         return response

@@ -109,7 +109,7 @@ extension Gateway {
         // `lastUsed`, and a second transaction per refresh would only duplicate it.
 
         let request = TokenRequestContext(clientID: client.id, claims: claims, scopes: scopes, nonce: record.nonce,
-                                          connectorID: record.connectorID, authTime: record.authTime)
+                                          connectorID: record.connectorID, authTime: record.authTime, grantID: id)
         let issued = try issueTokens(request)
         return TokenResponse(
             access_token: issued.accessToken, expires_in: issued.expiresIn,
@@ -165,9 +165,11 @@ extension Gateway {
         }
     }
 
-    /// Deletes a token family and its offline-session reference.
+    /// Deletes a token family and its offline-session reference. The revocation is recorded
+    /// first, so the family's access tokens introspect inactive even if the deletion fails.
     func revokeFamily(_ record: RefreshToken, reason: String, context: GatewayRequestContext) async throws {
         context.logger.warning("revoking refresh token family", metadata: ["client_id": .string(record.clientID), "reason": .string(reason)])
+        try await recordRevokedGrant(record.id)
         do { try await storage.deleteRefreshToken(id: record.id) } catch let e as StorageError where e.isNotFound {}
         let id = record.id
         try? await storage.updateOfflineSession(userID: record.claims.userID, connectorID: record.connectorID) { session in

@@ -8,7 +8,8 @@ import Storage
 ///
 /// Both authenticate the client (Dex's introspection does not), and a client only ever sees or
 /// revokes its own tokens. Access tokens are self-contained JWTs, so revoking one is refused with
-/// `unsupported_token_type` (RFC 7009 §2.2.1); revoking the refresh token ends its whole family.
+/// `unsupported_token_type` (RFC 7009 §2.2.1); revoking the refresh token ends its whole family,
+/// and introspection then reports the family's access tokens inactive (`RevokedGrant`).
 extension Gateway {
     func handleRevoke(_ request: Request, _ context: GatewayRequestContext) async throws -> Response {
         let params = try await parameters(request, context, includeQuery: false)
@@ -86,6 +87,8 @@ extension Gateway {
            let claims = try? keys.snapshot.verify(token), claims.iss == settings.issuer, claims.exp > now() {
             let owner = claims.azp ?? claims.aud.first
             guard owner == client.id || claims.aud.contains(client.id) else { return try Responses.json(inactive) }
+            // Its refresh token family was revoked, or its code replayed.
+            guard try await !accessTokenRevoked(claims) else { return try Responses.json(inactive) }
             let iat = Int(claims.iat.timeIntervalSince1970)
             return try Responses.json(Introspection(
                 active: true, client_id: owner, sub: claims.sub, scope: claims.scope,

@@ -11,6 +11,9 @@ struct TokenRequestContext: Sendable {
     var nonce: String
     var connectorID: String
     var authTime: Date?
+    /// What the tokens are revoked with: the refresh token family's id, else the code's id, else
+    /// empty (nothing can revoke them; the access token then has no `sid`).
+    var grantID: String
 }
 
 struct IssuedTokens: Sendable {
@@ -36,6 +39,7 @@ extension Gateway {
         // The access token carries its scopes so introspection (RFC 7662) can report them.
         access.scope = request.scopes.joined(separator: " ")
         access.atHash = TokenClaims.halfHash(IDs.newID(), algorithm: algorithm)
+        if !request.grantID.isEmpty { access.sid = RevokedGrant.handle(request.grantID) }
         let accessToken = try snapshot.sign(access)
 
         base.atHash = TokenClaims.halfHash(accessToken, algorithm: algorithm)
