@@ -8,7 +8,8 @@ import Synchronization
 /// request that `fits` (up to `limit`) along. So N callers arriving together cost one round trip
 /// (one statement preparation, one thread-pool hand-off, one commit) instead of N.
 ///
-/// The leader runs the batch in its own task; the others suspend on a continuation and are
+/// The leader runs the batch (in a task of its own when others ride along, so cancelling the
+/// leader fails none of them); the others suspend on a continuation and are
 /// resumed with their own answer, or with the lead of the next batch. Requests that do not fit a
 /// batch (`fits` says no) keep their place in the queue for a later one.
 final class Coalescer<Request: Sendable, Response: Sendable>: Sendable {
@@ -59,7 +60,7 @@ final class Coalescer<Request: Sendable, Response: Sendable>: Sendable {
     func submit(
         _ request: Request,
         fits: (_ batch: [Request], _ candidate: Request) -> Bool,
-        run: ([Request]) async throws -> [Response]
+        run: @escaping @Sendable ([Request]) async throws -> [Response]
     ) async throws -> Response {
         let leadsNow = state.withLock { state -> Bool in
             if state.busy { return false }
@@ -104,7 +105,10 @@ final class Coalescer<Request: Sendable, Response: Sendable>: Sendable {
 
         let result: Result<[Response], any Error>
         do {
-            let responses = try await run(batch)
+            // Followers' requests must not fail because the leader's task was cancelled (a
+            // shutdown, a caller that gave up): with any on board, the batch runs in a task of
+            // its own, which the leader's cancellation does not reach.
+            let responses = followers.isEmpty ? try await run(batch) : try await Task { try await run(batch) }.value
             if responses.count == batch.count {
                 result = .success(responses)
             } else {

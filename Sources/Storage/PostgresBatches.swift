@@ -45,7 +45,7 @@ extension PostgresStorage {
     func readTokenWithUser(id: String, passwordConnectorID: String) async throws -> TokenUserRow? {
         try await tokenUserReads.submit(TokenUserRead(id: id, passwordConnectorID: passwordConnectorID), fits: { batch, candidate in
             candidate.passwordConnectorID == batch[0].passwordConnectorID
-        }, run: { batch in
+        }, run: { [self] batch in
             let binds = [PostgresBindValue.text(batch[0].passwordConnectorID)] + batch.map { .text($0.id) }
             let rows: [PostgresRow]
             do {
@@ -78,7 +78,7 @@ extension PostgresStorage {
     func batchedCompareAndSwap(_ request: PostgresBatchedWrite) async throws -> Bool {
         try await writeBatches.submit(request, fits: { batch, candidate in
             candidate.table == batch[0].table && !batch.contains { $0.key == candidate.key }
-        }, run: { batch in
+        }, run: { [self] batch in
             let first = batch[0]
             let binds = PostgresBatchedWrite.binds(batch, text: PostgresBindValue.text)
             let sql = PostgresBatches.compareAndSwap(table: first.table, keyColumn: first.keyColumn,

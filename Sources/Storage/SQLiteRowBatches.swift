@@ -82,7 +82,7 @@ extension SQLiteStorage {
     /// concurrent reads of the same table.
     func batchedRead(_ request: SQLiteBatchedRead) async throws -> String? {
         guard let coalescer = readBatches[request.batches.table] else { preconditionFailure("\(request.batches.table) does not batch") }
-        return try await coalescer.submit(request, fits: { _, _ in true }, run: { batch in
+        return try await coalescer.submit(request, fits: { _, _ in true }, run: { [self] batch in
             let batches = batch[0].batches
             if batch.count == 1 {
                 let rows = try await read(batches.selectOne, [.text(request.key)])
@@ -108,7 +108,7 @@ extension SQLiteStorage {
         return try await coalescer.submit(request, fits: { batch, candidate in
             candidate.mask == batch[0].mask
                 && !batch.contains { $0.key == candidate.key }
-        }, run: { batch in
+        }, run: { [self] batch in
             let first = batch[0]
             if batch.count == 1 {
                 var binds = first.values

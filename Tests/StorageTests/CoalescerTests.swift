@@ -209,3 +209,36 @@ struct CoalescerTests {
         #expect(coalescer.queued == 0)
     }
 }
+
+@Suite("Coalescer cancellation")
+struct CoalescerCancellationTests {
+    @Test("cancelling the task that leads a batch fails none of the requests riding along")
+    func cancelledLeader() async throws {
+        let coalescer = Coalescer<Int, Int>(limit: 8)
+        let gate = Gate()
+        // Storage drivers give up in a cancelled task (sqlite-nio skips statements): so does this batch.
+        let run: @Sendable ([Int]) async throws -> [Int] = { batch in
+            try Task.checkCancellation()
+            return batch.map { $0 * 10 }
+        }
+        let first = Task { try await coalescer.submit(0, fits: { _, _ in true }, run: { batch in
+            await gate.wait()
+            return try await run(batch)
+        }) }
+        try await waitUntil { coalescer.statistics.batches == 1 }
+        // Queued first, so it leads the next batch; cancelled while it waits.
+        let leader = Task { try await coalescer.submit(1, fits: { _, _ in true }, run: run) }
+        try await waitUntil { coalescer.queued == 1 }
+        let riders = (2...4).map { value in Task { try await coalescer.submit(value, fits: { _, _ in true }, run: run) } }
+        try await waitUntil { coalescer.queued == 4 }
+        leader.cancel()
+        gate.open()
+        #expect(try await first.value == 0)
+        for (offset, rider) in riders.enumerated() {
+            #expect(try await rider.value == (offset + 2) * 10)
+        }
+        _ = try? await leader.value
+        #expect(coalescer.statistics.batches == 2)
+        #expect(coalescer.queued == 0)
+    }
+}
