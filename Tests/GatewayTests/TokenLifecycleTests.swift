@@ -227,6 +227,90 @@ struct CodeReuseTests {
         }
     }
 
+    /// A code for example-app through the mock connector, with PKCE S256 when `verifier` is given.
+    static func code(_ client: some TestClientProtocol, verifier: String? = nil) async throws -> String {
+        var auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code"
+            + "&scope=openid+offline_access&connector_id=mock"
+        if let verifier {
+            auth += "&code_challenge=\(Base64URL.encode(SHA256.hash(data: Data(verifier.utf8))))&code_challenge_method=S256"
+        }
+        var location = try await client.execute(uri: auth, method: .get) { $0.headers[.location] }
+        for _ in 0..<3 {
+            guard let current = location, current.hasPrefix("/dex") || current.hasPrefix("http://127.0.0.1:5556") else { break }
+            location = try await client.execute(uri: current.replacingOccurrences(of: "http://127.0.0.1:5556", with: ""), method: .get) { $0.headers[.location] }
+        }
+        return try #require(location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
+    }
+
+    static func refreshes(_ client: some TestClientProtocol, _ token: String) async throws -> Bool {
+        let (status, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret",
+                                                             [("grant_type", "refresh_token"), ("refresh_token", token)])
+        return status == .ok
+    }
+
+    @Test("a replay counts only with the code's verifier: whoever merely intercepted a PKCE code cannot end the session")
+    func interceptedCodeReplay() async throws {
+        let gateway = try await FlowTests.makeGateway()
+        try await Application(router: gateway.router()).test(.live) { client in
+            let verifier = String(repeating: "k", count: 48)
+            let code = try await Self.code(client, verifier: verifier)
+            var exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
+            let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret",
+                                                                  exchange + [("code_verifier", verifier)])
+            #expect(ok == .ok)
+            let refresh = try #require(tokens["refresh_token"] as? String)
+
+            for attempt in [exchange, exchange + [("code_verifier", String(repeating: "x", count: 48))]] {
+                let (status, error) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", attempt)
+                #expect(status == .badRequest)
+                #expect(error["error"] as? String == "invalid_grant")
+            }
+            let (_, info) = try await TokenLifecycleTests.post(client, "/dex/token/introspect", as: "example-app", "app-secret",
+                                                               [("token", try #require(tokens["access_token"] as? String))])
+            #expect(info["active"] as? Bool == true)
+
+            // The client itself presenting it again, verifier and all: a replay, the family ends.
+            exchange.append(("code_verifier", verifier))
+            let (again, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+            #expect(again == .badRequest)
+            #expect(try await !Self.refreshes(client, refresh))
+        }
+    }
+
+    @Test("a storage fault after the code is claimed answers 503 and takes the claim back, so the retry redeems the code")
+    func faultReleasesClaim() async throws {
+        let base = try await FlowTests.makeGateway()
+        let faulty = FaultyStorage(base: base.storage)
+        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
+                                  pages: base.pages, logger: base.logger)
+        try await Application(router: gateway.router()).test(.live) { client in
+            for operation in ["createRefreshToken", "updateOfflineSession"] {
+                let code = try await Self.code(client)
+                let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
+                faulty.fail(operation, times: 1)
+                let (failed, error) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+                #expect(failed == .serviceUnavailable, "\(operation)")
+                #expect(error["error"] as? String == "temporarily_unavailable")
+                #expect(try await faulty.listRefreshTokens().isEmpty, "the half-made family is gone")
+
+                let (retried, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+                #expect(retried == .ok, "\(operation)")
+                let refresh = try #require(tokens["refresh_token"] as? String)
+                #expect(try await Self.refreshes(client, refresh))
+                try await faulty.deleteRefreshToken(id: try #require(DexEncoding.decodeRefreshToken(refresh)?.id))
+            }
+            // Failing to tidy the code away afterwards fails nothing: the claim already holds it.
+            let code = try await Self.code(client)
+            let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
+            faulty.fail("deleteAuthCode", times: 1)
+            let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+            #expect(ok == .ok)
+            let (again, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+            #expect(again == .badRequest)
+            #expect(try await !Self.refreshes(client, try #require(tokens["refresh_token"] as? String)))
+        }
+    }
+
     @Test("concurrent exchanges of one code: at most one succeeds, and the replays revoke whatever it issued")
     func concurrentReuseRevokes() async throws {
         let gateway = try await FlowTests.makeGateway()

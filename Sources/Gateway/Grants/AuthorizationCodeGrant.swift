@@ -13,7 +13,7 @@ extension Gateway {
         }
         let code: AuthCode
         do { code = try await storage.getAuthCode(id: codeID) } catch let e as StorageError where e.isNotFound {
-            try await revokeRedeemed(codeID: codeID, client: client, context: context)
+            try await revokeRedeemed(codeID: codeID, params: params, client: client, context: context)
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
         }
         guard code.clientID == client.id else {
@@ -30,75 +30,118 @@ extension Gateway {
 
         // Claim the code by recording its redemption, naming the family it is about to create:
         // exactly one exchange creates the marker; any other, concurrent or later, is a replay.
-        // The marker is written before any token exists, so a replay can always reach them.
+        // The marker is written before any token exists, so a replay can always reach them. The
+        // family id is drawn even when no family follows, so no two claims are ever the same bytes.
         let offers = try await offersRefresh(scopes: code.scopes, connectorID: code.connectorID)
-        let familyID = offers ? IDs.newID() : ""
+        let familyID = IDs.newID()
         do {
             try await storage.createAuthCode(RedeemedCode.marker(for: code, familyID: familyID, lifetime: settings.authCodeLifetime))
         } catch let e as StorageError where e.isAlreadyExists {
-            try await revokeRedeemed(codeID: codeID, client: client, context: context)
+            try await revokeRedeemed(codeID: codeID, params: params, client: client, context: context)
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+        } catch {
+            // It may have landed all the same (a timeout): take it back, so a retry is no replay.
+            await releaseClaim(code, familyID: familyID)
+            throw error
         }
-        do { try await storage.deleteAuthCode(id: code.id) } catch let e as StorageError where e.isNotFound {}
 
         let request = TokenRequestContext(clientID: client.id, claims: code.claims, scopes: code.scopes, nonce: code.nonce,
                                           connectorID: code.connectorID, authTime: code.authTime,
                                           grantID: offers ? familyID : code.id)
-        let issued = try issueTokens(request)
-        var response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
-        if offers {
-            let family = try await createRefreshToken(request, id: familyID, connectorData: code.connectorData, authCodeID: code.id)
-            // A replay that came while the family did not exist yet left its own mark: it found
-            // nothing to revoke, so this exchange ends what it just created.
-            if try await replayRecorded(codeID: code.id) {
-                try await revokeFamily(family, reason: "authorization code reused", context: context)
-                throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+        var response: TokenResponse
+        do {
+            let issued = try issueTokens(request)
+            response = TokenResponse(access_token: issued.accessToken, expires_in: issued.expiresIn, id_token: issued.idToken)
+            if offers {
+                let family = try await createRefreshToken(request, id: familyID, connectorData: code.connectorData, authCodeID: code.id)
+                // A replay that came while the family did not exist yet left its own mark: it
+                // found nothing to revoke, so this exchange ends what it just created.
+                if try await replayRecorded(codeID: code.id) {
+                    try await revokeFamily(family, reason: "authorization code reused", context: context)
+                    throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+                }
+                response.refresh_token = DexEncoding.refreshToken(id: family.id, token: family.token)
             }
-            response.refresh_token = DexEncoding.refreshToken(id: family.id, token: family.token)
+        } catch let e as OAuthError {
+            throw e
+        } catch {
+            // A fault (storage unavailable: 503) before anything was handed out: nothing was
+            // decided about the code, so the client's retry must find it as it was.
+            await releaseClaim(code, familyID: familyID)
+            throw error
+        }
+        // The claim already makes the code unusable; deleting it only tidies (GC would too).
+        do { try await storage.deleteAuthCode(id: code.id) } catch {
+            context.logger.warning("could not delete a redeemed code", metadata: ["error": "\(error)"])
         }
         return response
+    }
+
+    /// Undoes this exchange's claim (its family, if created, then its marker). Best effort: the
+    /// marker is removed only while it still names this exchange's family id.
+    func releaseClaim(_ code: AuthCode, familyID: String) async {
+        do { try await storage.deleteRefreshToken(id: familyID) } catch {}
+        try? await storage.updateOfflineSession(userID: code.claims.userID, connectorID: code.connectorID) { $0.refresh[familyID] = nil }
+        if let marker = try? await storage.getAuthCode(id: RedeemedCode.prefix + code.id), RedeemedCode.familyID(marker) == familyID {
+            try? await storage.deleteAuthCode(id: marker.id)
+        }
     }
 
     /// What a redeemed code leaves behind, until the code would have expired, so a replay can be
     /// traced to the tokens it produced and revoke them (RFC 6749 §4.1.2, RFC 6819 §5.2.1.1).
     /// Both are auth-code records under prefixes no real code has (IDs start with a letter and
-    /// contain no dot), so every backend keeps and collects them as it does codes.
+    /// contain no dot), so every backend keeps and collects them as it does codes. Their
+    /// `clientID` is empty, so not even a Dex sharing the storage could redeem one as a code; the
+    /// owning client is kept in `nonce`.
     enum RedeemedCode {
-        /// `redeemed.<code>`: the redemption, naming the token family it created (if any).
+        /// `redeemed.<code>`: the redemption, naming the token family it created (if any), with
+        /// the code's `redirect_uri` and PKCE challenge, which a replay must match to count.
         static let prefix = "redeemed."
         /// `replayed.<code>`: a replay that came before the family existed.
         static let replayPrefix = "replayed."
 
         static func marker(for code: AuthCode, familyID: String, lifetime: TimeInterval) -> AuthCode {
-            AuthCode(id: prefix + code.id, clientID: code.clientID, redirectURI: "", connectorID: code.connectorID,
-                     connectorData: Data(familyID.utf8), claims: code.claims, expiry: code.expiry.addingTimeInterval(lifetime))
+            AuthCode(id: prefix + code.id, clientID: "", redirectURI: code.redirectURI, nonce: code.clientID,
+                     connectorID: code.connectorID, connectorData: Data(familyID.utf8), claims: code.claims,
+                     expiry: code.expiry.addingTimeInterval(lifetime), pkce: code.pkce)
         }
 
         static func familyID(_ marker: AuthCode) -> String { String(decoding: marker.connectorData ?? Data(), as: UTF8.self) }
 
+        /// The client the code was issued to (markers of earlier versions kept it in `clientID`).
+        static func owner(_ marker: AuthCode) -> String { marker.clientID.isEmpty ? marker.nonce : marker.clientID }
+
         static func replay(of marker: AuthCode, codeID: String) -> AuthCode {
-            AuthCode(id: replayPrefix + codeID, clientID: marker.clientID, redirectURI: "", connectorID: marker.connectorID,
+            AuthCode(id: replayPrefix + codeID, clientID: "", redirectURI: "", nonce: owner(marker), connectorID: marker.connectorID,
                      claims: marker.claims, expiry: marker.expiry)
         }
     }
 
-    /// A code presented again: revoke the refresh token family it created. The replay is
-    /// recorded first, so an exchange still creating that family sees it afterwards and revokes
-    /// the family itself: whichever order the two land in, the family ends.
-    func revokeRedeemed(codeID: String, client: Client, context: GatewayRequestContext) async throws {
+    /// A code presented again: revoke the refresh token family it created and the access tokens
+    /// it gave. The replay counts only from the code's own client with the code's `redirect_uri`
+    /// and PKCE verifier: whoever merely intercepted a PKCE code cannot end the user's session.
+    /// The replay is recorded first, so an exchange still creating that family sees it afterwards
+    /// and revokes the family itself: whichever order the two land in, the family ends.
+    func revokeRedeemed(codeID: String, params: FormParameters, client: Client, context: GatewayRequestContext) async throws {
         let marker: AuthCode
         do { marker = try await storage.getAuthCode(id: RedeemedCode.prefix + codeID) } catch let e as StorageError where e.isNotFound { return }
-        guard marker.clientID == client.id else { return }
+        guard RedeemedCode.owner(marker) == client.id else { return }
+        if !marker.redirectURI.isEmpty {
+            guard params["redirect_uri"] == marker.redirectURI, (try? Self.verifyPKCE(marker.pkce, verifier: params["code_verifier"])) != nil else { return }
+        }
         context.logger.warning("authorization code reused; revoking the tokens it issued", metadata: ["client_id": .string(client.id)])
+        let familyID = RedeemedCode.familyID(marker)
+        if !familyID.isEmpty {
+            do { try await storage.createAuthCode(RedeemedCode.replay(of: marker, codeID: codeID)) } catch let e as StorageError where e.isAlreadyExists {}
+        }
         // The access tokens: those of the exchange (named by the family, or by the code when
         // there is none) and those a hybrid flow issued with the code (named by the code).
         try await recordRevokedGrant(codeID)
-        let familyID = RedeemedCode.familyID(marker)
         guard !familyID.isEmpty else { return }
-        try await recordRevokedGrant(familyID)
-        do { try await storage.createAuthCode(RedeemedCode.replay(of: marker, codeID: codeID)) } catch let e as StorageError where e.isAlreadyExists {}
         if let record = try await storedRefreshToken(id: familyID) {
             try await revokeFamily(record, reason: "authorization code reused", context: context)
+        } else {
+            try await recordRevokedGrant(familyID)
         }
     }
 

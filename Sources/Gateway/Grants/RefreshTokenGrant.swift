@@ -170,6 +170,8 @@ extension Gateway {
     func revokeFamily(_ record: RefreshToken, reason: String, context: GatewayRequestContext) async throws {
         context.logger.warning("revoking refresh token family", metadata: ["client_id": .string(record.clientID), "reason": .string(reason)])
         try await recordRevokedGrant(record.id)
+        // Access tokens a hybrid flow gave with the code of this login are named by the code.
+        if !record.authCodeID.isEmpty { try await recordRevokedGrant(record.authCodeID) }
         do { try await storage.deleteRefreshToken(id: record.id) } catch let e as StorageError where e.isNotFound {}
         let id = record.id
         try? await storage.updateOfflineSession(userID: record.claims.userID, connectorID: record.connectorID) { session in

@@ -15,6 +15,10 @@ import Storage
 /// family's id (with which a replay could end the family).
 enum RevokedGrant {
     static let prefix = "revoked."
+    /// Kept this much longer than an access token lives: a grant racing the revocation (a
+    /// refresh that rotated just before) or a replica's clock a little ahead still issue tokens
+    /// that expire later than `now + idTokenLifetime` taken at the revocation.
+    static let margin: TimeInterval = 300
 
     static func handle(_ grantID: String) -> String {
         Base64URL.encode(SHA256.hash(data: Data(("fedgate grant " + grantID).utf8)))
@@ -27,7 +31,7 @@ extension Gateway {
     func recordRevokedGrant(_ grantID: String) async throws {
         let marker = AuthCode(id: RevokedGrant.prefix + RevokedGrant.handle(grantID), clientID: "", redirectURI: "",
                               connectorID: "", claims: Claims(userID: "", username: ""),
-                              expiry: now().addingTimeInterval(settings.idTokenLifetime))
+                              expiry: now().addingTimeInterval(settings.idTokenLifetime + RevokedGrant.margin))
         do { try await storage.createAuthCode(marker) } catch let e as StorageError where e.isAlreadyExists {}
     }
 
