@@ -194,14 +194,7 @@ struct CodeReuseTests {
     func reuseRevokes() async throws {
         let gateway = try await FlowTests.makeGateway()
         try await Application(router: gateway.router()).test(.live) { client in
-            let auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code"
-                + "&scope=openid+offline_access&connector_id=mock"
-            var location = try await client.execute(uri: auth, method: .get) { $0.headers[.location] }
-            for _ in 0..<3 {
-                guard let current = location, current.hasPrefix("/dex") || current.hasPrefix("http://127.0.0.1:5556") else { break }
-                location = try await client.execute(uri: current.replacingOccurrences(of: "http://127.0.0.1:5556", with: ""), method: .get) { $0.headers[.location] }
-            }
-            let code = try #require(location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
+            let code = try await Self.code(client)
             let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
             let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
             #expect(ok == .ok)
@@ -315,8 +308,6 @@ struct CodeReuseTests {
     func concurrentReuseRevokes() async throws {
         let gateway = try await FlowTests.makeGateway()
         try await Application(router: gateway.router()).test(.live) { client in
-            let auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code"
-                + "&scope=openid+offline_access&connector_id=mock"
             // One open connection per exchange, so the exchanges really run at once.
             let port = try #require(client.port)
             let clients = (0..<2).map { _ in TestClient(host: "localhost", port: port) }
@@ -325,12 +316,7 @@ struct CodeReuseTests {
                 _ = try await own.get("/dex/healthz")
             }
             for _ in 0..<20 {
-                var location = try await client.execute(uri: auth, method: .get) { $0.headers[.location] }
-                for _ in 0..<3 {
-                    guard let current = location, current.hasPrefix("/dex") || current.hasPrefix("http://127.0.0.1:5556") else { break }
-                    location = try await client.execute(uri: current.replacingOccurrences(of: "http://127.0.0.1:5556", with: ""), method: .get) { $0.headers[.location] }
-                }
-                let code = try #require(location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "code" }?.value })
+                let code = try await Self.code(client)
                 let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
                 // Before the fix, a replay landing between the code's deletion and the record of its
                 // redemption (or failing to delete it) was refused but revoked nothing.

@@ -208,10 +208,7 @@ struct CoalescerTests {
         #expect(statistics.largestBatch <= 16)
         #expect(coalescer.queued == 0)
     }
-}
 
-@Suite("Coalescer cancellation")
-struct CoalescerCancellationTests {
     @Test("cancelling the task that leads a batch fails none of the requests riding along")
     func cancelledLeader() async throws {
         let coalescer = Coalescer<Int, Int>(limit: 8)
