@@ -138,6 +138,34 @@ struct TokenLifecycleTests {
         }
     }
 
+    @Test("revoking the family also ends the access token a hybrid flow gave with the code")
+    func hybridAccessTokenEndsWithFamily() async throws {
+        let gateway = try await FlowTests.makeGateway(yaml: FlowTests.yaml.replacingOccurrences(
+            of: "  skipApprovalScreen: true\n", with: "  skipApprovalScreen: true\n  responseTypes: [code, \"code token\"]\n"))
+        try await Application(router: gateway.router()).test(.live) { client in
+            let auth = "/dex/auth?client_id=example-app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&response_type=code+token"
+                + "&scope=openid+offline_access&nonce=n&connector_id=mock"
+            var location = try await client.execute(uri: auth, method: .get) { $0.headers[.location] }
+            for _ in 0..<3 {
+                guard let current = location, current.hasPrefix("/dex") || current.hasPrefix("http://127.0.0.1:5556") else { break }
+                location = try await client.execute(uri: current.replacingOccurrences(of: "http://127.0.0.1:5556", with: ""), method: .get) { $0.headers[.location] }
+            }
+            let fragment = FormParameters(encoded: String(try #require(location?.split(separator: "#", maxSplits: 1).last)))
+            let frontAccess = try #require(fragment["access_token"])
+            let code = try #require(fragment["code"])
+            let (ok, tokens) = try await Self.post(client, "/dex/token", as: "example-app", "app-secret",
+                [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")])
+            #expect(ok == .ok)
+            let refresh = try #require(tokens["refresh_token"] as? String)
+            let (_, before) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", frontAccess)])
+            #expect(before["active"] as? Bool == true)
+            let (revoked, _) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", refresh)])
+            #expect(revoked == .ok)
+            let (_, after) = try await Self.post(client, "/dex/token/introspect", as: "example-app", "app-secret", [("token", frontAccess)])
+            #expect(after["active"] as? Bool == false)
+        }
+    }
+
     @Test("revoking a refresh token ends its family; another client may not revoke it")
     func revocation() async throws {
         let gateway = try await FlowTests.makeGateway()
