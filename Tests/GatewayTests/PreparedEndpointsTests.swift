@@ -60,13 +60,16 @@ struct PreparedEndpointsTests {
             }
         }
         for path in ["/dex/keys", "/dex/.well-known/openid-configuration"] {
+            let started = ContinuousClock.now
             let (fastHeaders, fastBody) = try await answer(fast, path)
             let (plainHeaders, plainBody) = try await answer(plain, path)
+            let apart = Int((ContinuousClock.now - started).components.seconds)
             #expect(fastBody == plainBody)
             for name: HTTPField.Name in [.contentType, .contentLength, RequestLogMiddleware.requestIDField, HTTPField.Name("X-Frame-Options")!] {
                 #expect(fastHeaders[name] != nil && fastHeaders[name] == plainHeaders[name], "\(path): \(name)")
             }
-            // `/keys`' max-age counts down to the next rotation: the two answers may be a second apart.
+            // `/keys`' max-age counts down to the next rotation: the two answers are as many seconds
+            // apart as the two listeners took to start and answer (more on a loaded machine).
             let directives = { (fields: HTTPFields) -> [String] in
                 (fields[.cacheControl] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             }
@@ -75,7 +78,7 @@ struct PreparedEndpointsTests {
             }
             #expect(directives(fastHeaders).filter { !$0.hasPrefix("max-age=") } == directives(plainHeaders).filter { !$0.hasPrefix("max-age=") })
             let (fastAge, plainAge) = (try #require(maxAge(fastHeaders)), try #require(maxAge(plainHeaders)))
-            #expect(abs(fastAge - plainAge) <= 2, "\(path): Cache-Control")
+            #expect(abs(fastAge - plainAge) <= apart + 2, "\(path): Cache-Control")
             #expect(fastHeaders[.server] == "fedgate")   // answered by the handler, not the router
             #expect(plainHeaders[.server] == nil)
             #expect(fastHeaders[.date].map { $0.hasSuffix(" GMT") && $0.count == 29 } == true)
