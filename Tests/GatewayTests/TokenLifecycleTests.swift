@@ -166,6 +166,29 @@ struct TokenLifecycleTests {
         }
     }
 
+    @Test("a storage fault while revoking answers 503 and leaves what the retry completes: no reference to a deleted token")
+    func revocationFault() async throws {
+        let base = try await FlowTests.makeGateway()
+        let faulty = FaultyStorage(base: base.storage)
+        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
+                                  pages: base.pages, logger: base.logger)
+        try await Application(router: gateway.router()).test(.live) { client in
+            for operation in ["updateOfflineSession", "deleteRefreshToken"] {
+                let refresh = try #require(try await Self.login(client)["refresh_token"] as? String)
+                let id = try #require(DexEncoding.decodeRefreshToken(refresh)?.id)
+                faulty.fail(operation, times: 1)
+                let (failed, error) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", refresh)])
+                #expect(failed == .serviceUnavailable, "\(operation)")
+                #expect(error["error"] as? String == "temporarily_unavailable")
+                let (retried, _) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", refresh)])
+                #expect(retried == .ok)
+                let refs = try await faulty.listOfflineSessions(userID: "0-385-28089-0").flatMap { $0.refresh.keys }
+                #expect(!refs.contains(id), "\(operation): the session still names the revoked token")
+                #expect(try await faulty.listRefreshTokens().allSatisfy { $0.id != id })
+            }
+        }
+    }
+
     @Test("revoking a refresh token ends its family; another client may not revoke it")
     func revocation() async throws {
         let gateway = try await FlowTests.makeGateway()

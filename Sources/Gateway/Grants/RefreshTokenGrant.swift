@@ -172,10 +172,16 @@ extension Gateway {
         try await recordRevokedGrant(record.id)
         // Access tokens a hybrid flow gave with the code of this login are named by the code.
         if !record.authCodeID.isEmpty { try await recordRevokedGrant(record.authCodeID) }
-        do { try await storage.deleteRefreshToken(id: record.id) } catch let e as StorageError where e.isNotFound {}
+        // The session's reference goes first, then the token: two writes, so a fault between
+        // them must leave what a retry completes. A failure propagates (503) and the token is
+        // still there to be revoked again; the other order left a reference to a deleted token
+        // behind, listed in the user's sessions forever, while the client heard "revoked".
         let id = record.id
-        try? await storage.updateOfflineSession(userID: record.claims.userID, connectorID: record.connectorID) { session in
-            session.refresh[id] = nil
-        }
+        do {
+            try await storage.updateOfflineSession(userID: record.claims.userID, connectorID: record.connectorID) { session in
+                session.refresh[id] = nil
+            }
+        } catch let e as StorageError where e.isNotFound {}
+        do { try await storage.deleteRefreshToken(id: record.id) } catch let e as StorageError where e.isNotFound {}
     }
 }
