@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import Signing
 import Storage
+import Synchronization
 import Testing
 @testable import Gateway
 
@@ -176,6 +177,7 @@ struct TokenLifecycleTests {
             for operation in ["updateOfflineSession", "deleteRefreshToken"] {
                 let refresh = try #require(try await Self.login(client)["refresh_token"] as? String)
                 let id = try #require(DexEncoding.decodeRefreshToken(refresh)?.id)
+                #expect(try await faulty.listOfflineSessions(userID: "0-385-28089-0").contains { $0.refresh[id] != nil })
                 faulty.fail(operation, times: 1)
                 let (failed, error) = try await Self.post(client, "/dex/token/revoke", as: "example-app", "app-secret", [("token", refresh)])
                 #expect(failed == .serviceUnavailable, "\(operation)")
@@ -328,20 +330,32 @@ struct CodeReuseTests {
         let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
                                   pages: base.pages, logger: base.logger)
         try await Application(router: gateway.router()).test(.live) { client in
-            for operation in ["createRefreshToken", "updateOfflineSession"] {
+            // The failing step, and how many times the release's first step fails after it (the
+            // release keeps trying in the background).
+            for (operation, releaseFaults) in [("createRefreshToken", 0), ("updateOfflineSession", 0), ("createRefreshToken", 3)] {
                 let code = try await Self.code(client)
                 let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
                 faulty.fail(operation, times: 1)
+                if releaseFaults > 0 { faulty.fail("updateOfflineSession", times: releaseFaults) }
                 let (failed, error) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
                 #expect(failed == .serviceUnavailable, "\(operation)")
                 #expect(error["error"] as? String == "temporarily_unavailable")
+                var released = false
+                for _ in 0..<200 where !released {
+                    released = (try? await base.storage.getAuthCode(id: "redeemed." + code)) == nil
+                    if !released { try await Task.sleep(for: .milliseconds(25)) }
+                }
+                #expect(released, "\(operation), \(releaseFaults): the claim was taken back")
                 #expect(try await faulty.listRefreshTokens().isEmpty, "the half-made family is gone")
+                #expect(try await faulty.listOfflineSessions(userID: "0-385-28089-0").allSatisfy { $0.refresh.isEmpty })
 
                 let (retried, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
                 #expect(retried == .ok, "\(operation)")
                 let refresh = try #require(tokens["refresh_token"] as? String)
                 #expect(try await Self.refreshes(client, refresh))
-                try await faulty.deleteRefreshToken(id: try #require(DexEncoding.decodeRefreshToken(refresh)?.id))
+                let id = try #require(DexEncoding.decodeRefreshToken(refresh)?.id)
+                try await faulty.updateOfflineSession(userID: "0-385-28089-0", connectorID: "mock") { $0.refresh[id] = nil }
+                try await faulty.deleteRefreshToken(id: id)
             }
             // Failing to tidy the code away afterwards fails nothing: the claim already holds it.
             let code = try await Self.code(client)
@@ -349,6 +363,28 @@ struct CodeReuseTests {
             faulty.fail("deleteAuthCode", times: 1)
             let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
             #expect(ok == .ok)
+            let (again, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+            #expect(again == .badRequest)
+            #expect(try await !Self.refreshes(client, try #require(tokens["refresh_token"] as? String)))
+        }
+    }
+
+    @Test("a redeemed code left in storage (its deletion failed) is still a replay after it expires")
+    func expiredRedeemedCodeReplay() async throws {
+        let clock = Mutex(Date())
+        let config = try FedgateConfig.parse(yaml: FlowTests.yaml, file: "flow-test.yaml", environment: [:])
+        let base = try await Gateway.make(config: config, logger: Logger(label: "test"), now: { clock.withLock { $0 } })
+        let faulty = FaultyStorage(base: base.storage)
+        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
+                                  pages: base.pages, logger: base.logger, now: base.now)
+        try await Application(router: gateway.router()).test(.live) { client in
+            let code = try await Self.code(client)
+            let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
+            faulty.fail("deleteAuthCode", times: 1)
+            let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+            #expect(ok == .ok)
+            _ = try await faulty.getAuthCode(id: code)   // still there
+            clock.withLock { $0 = $0.addingTimeInterval(base.settings.authCodeLifetime + 1) }
             let (again, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
             #expect(again == .badRequest)
             #expect(try await !Self.refreshes(client, try #require(tokens["refresh_token"] as? String)))

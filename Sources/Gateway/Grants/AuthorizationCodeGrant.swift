@@ -20,6 +20,8 @@ extension Gateway {
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
         }
         guard code.expiry > now() else {
+            // A redeemed code whose deletion failed is still a replay once it has expired.
+            try await revokeRedeemed(codeID: codeID, params: params, client: client, context: context)
             try? await storage.deleteAuthCode(id: code.id)
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
         }
@@ -41,7 +43,7 @@ extension Gateway {
             throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
         } catch {
             // It may have landed all the same (a timeout): take it back, so a retry is no replay.
-            await releaseClaim(code, familyID: familyID)
+            releaseClaim(code, familyID: familyID, context: context)
             throw error
         }
 
@@ -67,7 +69,7 @@ extension Gateway {
         } catch {
             // A fault (storage unavailable: 503) before anything was handed out: nothing was
             // decided about the code, so the client's retry must find it as it was.
-            await releaseClaim(code, familyID: familyID)
+            releaseClaim(code, familyID: familyID, context: context)
             throw error
         }
         // The claim already makes the code unusable; deleting it only tidies (GC would too).
@@ -77,13 +79,32 @@ extension Gateway {
         return response
     }
 
-    /// Undoes this exchange's claim (its family, if created, then its marker). Best effort: the
-    /// marker is removed only while it still names this exchange's family id.
-    func releaseClaim(_ code: AuthCode, familyID: String) async {
-        do { try await storage.deleteRefreshToken(id: familyID) } catch {}
-        try? await storage.updateOfflineSession(userID: code.claims.userID, connectorID: code.connectorID) { $0.refresh[familyID] = nil }
-        if let marker = try? await storage.getAuthCode(id: RedeemedCode.prefix + code.id), RedeemedCode.familyID(marker) == familyID {
-            try? await storage.deleteAuthCode(id: marker.id)
+    /// Undoes this exchange's claim: its family if created (the session's reference first, as
+    /// `revokeFamily` does), then its marker, only while the marker still names this exchange's
+    /// family id. The fault that made the exchange fail usually lasts a moment, so the release
+    /// runs in the background and tries again with a growing pause (about half a minute in all)
+    /// until every step went through; the client's retry then finds the code as it was.
+    func releaseClaim(_ code: AuthCode, familyID: String, context: GatewayRequestContext) {
+        let storage = self.storage, logger = context.logger
+        Task {
+            var pause = Duration.milliseconds(50)
+            for _ in 0..<10 {
+                do {
+                    do {
+                        try await storage.updateOfflineSession(userID: code.claims.userID, connectorID: code.connectorID) { $0.refresh[familyID] = nil }
+                    } catch let e as StorageError where e.isNotFound {}
+                    do { try await storage.deleteRefreshToken(id: familyID) } catch let e as StorageError where e.isNotFound {}
+                    do {
+                        let marker = try await storage.getAuthCode(id: RedeemedCode.prefix + code.id)
+                        if RedeemedCode.familyID(marker) == familyID { try await storage.deleteAuthCode(id: marker.id) }
+                    } catch let e as StorageError where e.isNotFound {}
+                    return
+                } catch {
+                    try? await Task.sleep(for: pause)
+                    pause = min(pause * 2, .seconds(5))
+                }
+            }
+            logger.warning("could not release the claim of a failed code exchange; a retry will count as a replay")
         }
     }
 
@@ -130,18 +151,23 @@ extension Gateway {
             guard params["redirect_uri"] == marker.redirectURI, (try? Self.verifyPKCE(marker.pkce, verifier: params["code_verifier"])) != nil else { return }
         }
         context.logger.warning("authorization code reused; revoking the tokens it issued", metadata: ["client_id": .string(client.id)])
-        let familyID = RedeemedCode.familyID(marker)
-        if !familyID.isEmpty {
-            do { try await storage.createAuthCode(RedeemedCode.replay(of: marker, codeID: codeID)) } catch let e as StorageError where e.isAlreadyExists {}
-        }
+        do { try await storage.createAuthCode(RedeemedCode.replay(of: marker, codeID: codeID)) } catch let e as StorageError where e.isAlreadyExists {}
         // The access tokens: those of the exchange (named by the family, or by the code when
         // there is none) and those a hybrid flow issued with the code (named by the code).
         try await recordRevokedGrant(codeID)
-        guard !familyID.isEmpty else { return }
-        if let record = try await storedRefreshToken(id: familyID) {
-            try await revokeFamily(record, reason: "authorization code reused", context: context)
-        } else {
-            try await recordRevokedGrant(familyID)
+        // The marker read again after the replay is on record: a failed exchange may have released
+        // its claim meanwhile and a retry claimed the code anew, with another family (which, from
+        // now on, finds the replay record itself).
+        var families = [RedeemedCode.familyID(marker)]
+        if let now = try? await storage.getAuthCode(id: RedeemedCode.prefix + codeID), !families.contains(RedeemedCode.familyID(now)) {
+            families.append(RedeemedCode.familyID(now))
+        }
+        for familyID in families where !familyID.isEmpty {
+            if let record = try await storedRefreshToken(id: familyID) {
+                try await revokeFamily(record, reason: "authorization code reused", context: context)
+            } else {
+                try await recordRevokedGrant(familyID)
+            }
         }
     }
 
