@@ -8,21 +8,25 @@ import Synchronization
 final class FaultyStorage: GatewayStorage {
     let base: any GatewayStorage
     /// Operation names (the method's base name, e.g. `createRefreshToken`) that fail, each with
-    /// how many more calls fail (`Int.max`: until cleared).
-    private let failing = Mutex<[String: Int]>([:])
+    /// how many more calls fail (`Int.max`: until cleared) and the error they throw.
+    private let failing = Mutex<[String: (left: Int, error: StorageError)]>([:])
 
     init(base: any GatewayStorage) { self.base = base }
 
-    func fail(_ operation: String, times: Int = .max) { failing.withLock { $0[operation] = times } }
+    /// By default the operation fails as in an outage; `error` can make it lose a race instead
+    /// (`.notFound`, `.alreadyExists`).
+    func fail(_ operation: String, times: Int = .max, with error: StorageError? = nil) {
+        failing.withLock { $0[operation] = (times, error ?? .unavailable("injected fault in \(operation)")) }
+    }
     func heal() { failing.withLock { $0 = [:] } }
 
     private func fault(_ operation: String) async throws {
-        let fails = failing.withLock { state -> Bool in
-            guard let left = state[operation], left > 0 else { return false }
-            state[operation] = left - 1
-            return true
+        let error = failing.withLock { state -> StorageError? in
+            guard let entry = state[operation], entry.left > 0 else { return nil }
+            state[operation] = (entry.left - 1, entry.error)
+            return entry.error
         }
-        if fails { throw StorageError.unavailable("injected fault in \(operation)") }
+        if let error { throw error }
     }
 
     func getKeys() async throws -> Keys { try await fault("getKeys"); return try await base.getKeys() }

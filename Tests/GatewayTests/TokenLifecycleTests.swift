@@ -369,6 +369,24 @@ struct CodeReuseTests {
         }
     }
 
+    @Test("an offline session created or deleted by someone else mid-login is a race tried again, not a 500")
+    func offlineSessionRace() async throws {
+        let base = try await FlowTests.makeGateway()
+        let faulty = FaultyStorage(base: base.storage)
+        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
+                                  pages: base.pages, logger: base.logger)
+        try await Application(router: gateway.router()).test(.live) { client in
+            _ = try await TokenLifecycleTests.login(client)   // the session exists
+            // Gone when updated, there again when created, gone again when updated: then it is back.
+            faulty.fail("updateOfflineSession", times: 2, with: .notFound)
+            faulty.fail("createOfflineSession", times: 1, with: .alreadyExists)
+            let tokens = try await TokenLifecycleTests.login(client)
+            let refresh = try #require(tokens["refresh_token"] as? String)
+            let id = try #require(DexEncoding.decodeRefreshToken(refresh)?.id)
+            #expect(try await faulty.listOfflineSessions(userID: "0-385-28089-0").contains { $0.refresh[id] != nil })
+        }
+    }
+
     @Test("a redeemed code left in storage (its deletion failed) is still a replay after it expires")
     func expiredRedeemedCodeReplay() async throws {
         let clock = Mutex(Date())

@@ -218,19 +218,23 @@ extension Gateway {
         try await storage.createRefreshToken(token)
         let ref = RefreshTokenRef(id: token.id, clientID: token.clientID, createdAt: issuedAt, lastUsed: issuedAt)
         let userID = request.claims.userID
-        do {
-            try await storage.updateOfflineSession(userID: userID, connectorID: request.connectorID) {
-                $0.refresh[ref.id] = ref
-                $0.connectorData = connectorData
-            }
-        } catch let e as StorageError where e.isNotFound {
+        // Update the user's session, or create it; another grant (or the garbage collector) may
+        // create or delete it in between, so a lost race is tried again, never a 500.
+        for _ in 1...3 {
             do {
-                try await storage.createOfflineSession(OfflineSession(userID: userID, connectorID: request.connectorID,
-                                                                      refresh: [ref.id: ref], connectorData: connectorData))
-            } catch let e as StorageError where e.isAlreadyExists {
-                try await storage.updateOfflineSession(userID: userID, connectorID: request.connectorID) { $0.refresh[ref.id] = ref }
+                try await storage.updateOfflineSession(userID: userID, connectorID: request.connectorID) {
+                    $0.refresh[ref.id] = ref
+                    $0.connectorData = connectorData
+                }
+                return token
+            } catch let e as StorageError where e.isNotFound {
+                do {
+                    try await storage.createOfflineSession(OfflineSession(userID: userID, connectorID: request.connectorID,
+                                                                          refresh: [ref.id: ref], connectorData: connectorData))
+                    return token
+                } catch let e as StorageError where e.isAlreadyExists {}
             }
         }
-        return token
+        throw StorageError.conflict   // 503: lost every race; the client's retry starts over
     }
 }
