@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+@testable import Gateway
 import Synchronization
 
 /// A store that forwards to another and fails the operations a test names (`StorageError`
@@ -12,6 +13,13 @@ final class FaultyStorage: GatewayStorage {
     private let failing = Mutex<[String: (left: Int, error: StorageError)]>([:])
 
     init(base: any GatewayStorage) { self.base = base }
+
+    /// The same gateway over a `FaultyStorage` of its store.
+    static func wrap(_ gateway: Gateway) throws -> (Gateway, FaultyStorage) {
+        let faulty = FaultyStorage(base: gateway.storage)
+        return (try Gateway(settings: gateway.settings, storage: faulty, keys: gateway.keys, connectors: gateway.connectors,
+                            pages: gateway.pages, logger: gateway.logger, now: gateway.now), faulty)
+    }
 
     /// By default the operation fails as in an outage; `error` can make it lose a race instead
     /// (`.notFound`, `.alreadyExists`).

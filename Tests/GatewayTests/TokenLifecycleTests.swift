@@ -170,9 +170,7 @@ struct TokenLifecycleTests {
     @Test("a storage fault while revoking answers 503 and leaves what the retry completes: no reference to a deleted token")
     func revocationFault() async throws {
         let base = try await FlowTests.makeGateway()
-        let faulty = FaultyStorage(base: base.storage)
-        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
-                                  pages: base.pages, logger: base.logger)
+        let (gateway, faulty) = try FaultyStorage.wrap(base)
         try await Application(router: gateway.router()).test(.live) { client in
             for operation in ["updateOfflineSession", "deleteRefreshToken"] {
                 let refresh = try #require(try await Self.login(client)["refresh_token"] as? String)
@@ -294,6 +292,24 @@ struct CodeReuseTests {
         return status == .ok
     }
 
+    /// Exchanges a code whose deletion fails, so it stays in storage; returns the exchange's
+    /// parameters and the refresh token it gave.
+    static func exchangeLeavingCode(_ client: some TestClientProtocol, _ faulty: FaultyStorage) async throws -> ([(String, String)], String) {
+        let code = try await Self.code(client)
+        let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
+        faulty.fail("deleteAuthCode", times: 1)
+        let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+        #expect(ok == .ok)
+        _ = try await faulty.getAuthCode(id: code)   // still there
+        return (exchange, try #require(tokens["refresh_token"] as? String))
+    }
+
+    static func expectReplayRevokes(_ client: some TestClientProtocol, _ exchange: [(String, String)], _ refresh: String) async throws {
+        let (again, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
+        #expect(again == .badRequest)
+        #expect(try await !Self.refreshes(client, refresh))
+    }
+
     @Test("a replay counts only with the code's verifier: whoever merely intercepted a PKCE code cannot end the session")
     func interceptedCodeReplay() async throws {
         let gateway = try await FlowTests.makeGateway()
@@ -326,9 +342,7 @@ struct CodeReuseTests {
     @Test("a storage fault after the code is claimed answers 503 and takes the claim back, so the retry redeems the code")
     func faultReleasesClaim() async throws {
         let base = try await FlowTests.makeGateway()
-        let faulty = FaultyStorage(base: base.storage)
-        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
-                                  pages: base.pages, logger: base.logger)
+        let (gateway, faulty) = try FaultyStorage.wrap(base)
         try await Application(router: gateway.router()).test(.live) { client in
             // The failing step, and how many times the release's first step fails after it (the
             // release keeps trying in the background).
@@ -358,23 +372,15 @@ struct CodeReuseTests {
                 try await faulty.deleteRefreshToken(id: id)
             }
             // Failing to tidy the code away afterwards fails nothing: the claim already holds it.
-            let code = try await Self.code(client)
-            let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
-            faulty.fail("deleteAuthCode", times: 1)
-            let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
-            #expect(ok == .ok)
-            let (again, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
-            #expect(again == .badRequest)
-            #expect(try await !Self.refreshes(client, try #require(tokens["refresh_token"] as? String)))
+            let (exchange, refresh) = try await Self.exchangeLeavingCode(client, faulty)
+            try await Self.expectReplayRevokes(client, exchange, refresh)
         }
     }
 
     @Test("an offline session created or deleted by someone else mid-login is a race tried again, not a 500")
     func offlineSessionRace() async throws {
         let base = try await FlowTests.makeGateway()
-        let faulty = FaultyStorage(base: base.storage)
-        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
-                                  pages: base.pages, logger: base.logger)
+        let (gateway, faulty) = try FaultyStorage.wrap(base)
         try await Application(router: gateway.router()).test(.live) { client in
             _ = try await TokenLifecycleTests.login(client)   // the session exists
             // Gone when updated, there again when created, gone again when updated: then it is back.
@@ -392,20 +398,11 @@ struct CodeReuseTests {
         let clock = Mutex(Date())
         let config = try FedgateConfig.parse(yaml: FlowTests.yaml, file: "flow-test.yaml", environment: [:])
         let base = try await Gateway.make(config: config, logger: Logger(label: "test"), now: { clock.withLock { $0 } })
-        let faulty = FaultyStorage(base: base.storage)
-        let gateway = try Gateway(settings: base.settings, storage: faulty, keys: base.keys, connectors: base.connectors,
-                                  pages: base.pages, logger: base.logger, now: base.now)
+        let (gateway, faulty) = try FaultyStorage.wrap(base)
         try await Application(router: gateway.router()).test(.live) { client in
-            let code = try await Self.code(client)
-            let exchange = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", "http://127.0.0.1:5555/callback")]
-            faulty.fail("deleteAuthCode", times: 1)
-            let (ok, tokens) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
-            #expect(ok == .ok)
-            _ = try await faulty.getAuthCode(id: code)   // still there
+            let (exchange, refresh) = try await Self.exchangeLeavingCode(client, faulty)
             clock.withLock { $0 = $0.addingTimeInterval(base.settings.authCodeLifetime + 1) }
-            let (again, _) = try await TokenLifecycleTests.post(client, "/dex/token", as: "example-app", "app-secret", exchange)
-            #expect(again == .badRequest)
-            #expect(try await !Self.refreshes(client, try #require(tokens["refresh_token"] as? String)))
+            try await Self.expectReplayRevokes(client, exchange, refresh)
         }
     }
 
