@@ -20,7 +20,7 @@ import requests
 from e2e_support.browser import Browser
 from e2e_support.ha import EtcdStore, PostgresStore, ReplicaBrowser, Replicas, signing_key_updates, start_replicas
 from e2e_support.oidc import auth_url, exchange_code, new_session, token_request, verify_id_token
-from e2e_support.server import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_SUB, REDIRECT_URI
+from e2e_support.server import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_SUB, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
 
 OVERRIDES = {"oauth2": {"skipApprovalScreen": True, "passwordConnector": "local"}}
 
@@ -86,6 +86,13 @@ def test_login_started_on_a_completes_on_b_and_refreshes_on_c(replicas):
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     revoked = refresh(b, latest.json()["refresh_token"])
     assert revoked.status_code == 400 and revoked.json()["error"] == "invalid_grant"
+    # Its access tokens end on every replica too, for introspection and userinfo.
+    for server in (a, c):
+        info = new_session().post(server.url("/token/introspect"), data={"token": latest.json()["access_token"]},
+                                  auth=(CLIENT_ID, CLIENT_SECRET), timeout=10)
+        assert info.status_code == 200 and info.json() == {"active": False}, info.text
+    userinfo = new_session().get(b.url("/userinfo"), headers={"Authorization": "Bearer " + tokens["access_token"]}, timeout=10)
+    assert userinfo.status_code == 401, userinfo.text
 
 
 def test_signing_keys_rotate_once_and_every_replica_serves_the_same_keys_within_a_second(rotating_replicas):
