@@ -9,21 +9,21 @@ extension Gateway {
     func authorizationCodeGrant(_ params: FormParameters, client: Client, context: GatewayRequestContext) async throws -> TokenResponse {
         guard let codeID = params["code"] else { throw OAuthError.invalidRequest.with(description: "Missing code parameter.") }
         guard codeID.utf8.count <= 64, !codeID.contains(".") else {
-            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+            throw Self.invalidCode
         }
         let code: AuthCode
         do { code = try await storage.getAuthCode(id: codeID) } catch let e as StorageError where e.isNotFound {
             try await revokeRedeemed(codeID: codeID, params: params, client: client, context: context)
-            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+            throw Self.invalidCode
         }
         guard code.clientID == client.id else {
-            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+            throw Self.invalidCode
         }
         guard code.expiry > now() else {
             // A redeemed code whose deletion failed is still a replay once it has expired.
             try await revokeRedeemed(codeID: codeID, params: params, client: client, context: context)
             try? await storage.deleteAuthCode(id: code.id)
-            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+            throw Self.invalidCode
         }
         guard params["redirect_uri"] == code.redirectURI else {
             throw OAuthError.invalidGrant.with(description: "redirect_uri did not match the URI from the initial request.")
@@ -40,7 +40,7 @@ extension Gateway {
             try await storage.createAuthCode(RedeemedCode.marker(for: code, familyID: familyID, lifetime: settings.authCodeLifetime))
         } catch let e as StorageError where e.isAlreadyExists {
             try await revokeRedeemed(codeID: codeID, params: params, client: client, context: context)
-            throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+            throw Self.invalidCode
         } catch {
             // It may have landed all the same (a timeout): take it back, so a retry is no replay.
             releaseClaim(code, familyID: familyID, context: context)
@@ -60,7 +60,7 @@ extension Gateway {
                 // found nothing to revoke, so this exchange ends what it just created.
                 if try await replayRecorded(codeID: code.id) {
                     try await revokeFamily(family, reason: "authorization code reused", context: context)
-                    throw OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+                    throw Self.invalidCode
                 }
                 response.refresh_token = DexEncoding.refreshToken(id: family.id, token: family.token)
             }
@@ -79,6 +79,10 @@ extension Gateway {
         return response
     }
 
+    /// The one answer for a code that cannot be redeemed, whatever the reason (unknown, expired,
+    /// another client's, replayed), so the answer reveals nothing about which.
+    static let invalidCode = OAuthError.invalidGrant.with(description: "Invalid or expired code parameter.")
+
     /// Undoes this exchange's claim: its family if created (the session's reference first, as
     /// `revokeFamily` does), then its marker, only while the marker still names this exchange's
     /// family id. The fault that made the exchange fail usually lasts a moment, so the release
@@ -90,10 +94,7 @@ extension Gateway {
             var pause = Duration.milliseconds(50)
             for _ in 0..<10 {
                 do {
-                    do {
-                        try await storage.updateOfflineSession(userID: code.claims.userID, connectorID: code.connectorID) { $0.refresh[familyID] = nil }
-                    } catch let e as StorageError where e.isNotFound {}
-                    do { try await storage.deleteRefreshToken(id: familyID) } catch let e as StorageError where e.isNotFound {}
+                    try await Self.deleteFamily(familyID, userID: code.claims.userID, connectorID: code.connectorID, in: storage)
                     do {
                         let marker = try await storage.getAuthCode(id: RedeemedCode.prefix + code.id)
                         if RedeemedCode.familyID(marker) == familyID { try await storage.deleteAuthCode(id: marker.id) }

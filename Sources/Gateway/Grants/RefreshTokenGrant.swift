@@ -172,16 +172,17 @@ extension Gateway {
         try await recordRevokedGrant(record.id)
         // Access tokens a hybrid flow gave with the code of this login are named by the code.
         if !record.authCodeID.isEmpty { try await recordRevokedGrant(record.authCodeID) }
-        // The session's reference goes first, then the token: two writes, so a fault between
-        // them must leave what a retry completes. A failure propagates (503) and the token is
-        // still there to be revoked again; the other order left a reference to a deleted token
-        // behind, listed in the user's sessions forever, while the client heard "revoked".
-        let id = record.id
+        try await Self.deleteFamily(record.id, userID: record.claims.userID, connectorID: record.connectorID, in: storage)
+    }
+
+    /// Removes a family: the offline session's reference first, then the token. Two writes, so a
+    /// fault between them must leave what a retry completes: a failure propagates (503) and the
+    /// token is still there to be removed again; the other order left a reference to a deleted
+    /// token behind, listed in the user's sessions forever. Either part already gone is fine.
+    static func deleteFamily(_ id: String, userID: String, connectorID: String, in storage: any GatewayStorage) async throws {
         do {
-            try await storage.updateOfflineSession(userID: record.claims.userID, connectorID: record.connectorID) { session in
-                session.refresh[id] = nil
-            }
+            try await storage.updateOfflineSession(userID: userID, connectorID: connectorID) { $0.refresh[id] = nil }
         } catch let e as StorageError where e.isNotFound {}
-        do { try await storage.deleteRefreshToken(id: record.id) } catch let e as StorageError where e.isNotFound {}
+        do { try await storage.deleteRefreshToken(id: id) } catch let e as StorageError where e.isNotFound {}
     }
 }
