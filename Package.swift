@@ -56,6 +56,7 @@ let package = Package(
                 "FedgateCore", "CCurl",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,7 +121,7 @@ let package = Package(
         .testTarget(name: "FedgateCoreTests", dependencies: ["FedgateCore"]),
         .testTarget(name: "ClaimMappingTests", dependencies: ["ClaimMapping", "FedgateCore"]),
         .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "FedgateCore", "TestProcessSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageConformance", "FedgateCore", "TestProcessSupport", .product(name: "Logging", package: "swift-log"), .product(name: "SQLiteNIO", package: "sqlite-nio")]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "StorageConformance", "FedgateCore", "TestProcessSupport", .product(name: "Logging", package: "swift-log"), .product(name: "SQLiteNIO", package: "sqlite-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "Storage", "FedgateCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "GatewayTests",

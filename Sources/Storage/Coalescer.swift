@@ -1,3 +1,4 @@
+import NIOPosix
 import Synchronization
 
 /// Runs concurrent requests of one kind together, as one batch per round trip (group commit).
@@ -67,7 +68,9 @@ final class Coalescer<Request: Sendable, Response: Sendable>: Sendable {
             state.busy = true
             return true
         }
-        if !leadsNow {
+        if leadsNow {
+            await Self.letReadyTasksRun()
+        } else {
             let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
                 let leads = state.withLock { state -> Bool in
                     if !state.busy {
@@ -131,6 +134,23 @@ final class Coalescer<Request: Sendable, Response: Sendable>: Sendable {
         }
         next?.continuation.resume(returning: .lead)
         return try result.get()[0]
+    }
+}
+
+extension Coalescer {
+    /// On an event loop: suspends until the loop has run every job that was ready before this
+    /// call (this task resumes behind them), so that the requests those jobs are about to make
+    /// queue up and join the batch this one leads. Elsewhere it returns at once.
+    ///
+    /// Tasks run jobs on the event loops (`EventLoopExecutor` in the `fedgate` target), each job
+    /// until its task suspends. Without this, the first request of a burst would reach storage
+    /// alone and, on a single core, the storage thread would run its batch of one before the
+    /// others even got here.
+    static func letReadyTasksRun() async {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.execute { continuation.resume() }
+        }
     }
 }
 

@@ -19,8 +19,17 @@ enum EventLoopExecutor {
     static func install() -> Bool {
         // `any()` is sticky: a job enqueued from an event loop of the group stays on that loop,
         // so a handler's awaits do not change threads.
+        //
+        // The job runs as the generic executor's, which it is, not as the event loop's serial
+        // executor's (what `EventLoop.enqueue(_:)` would do). Run as the event loop's, every hop
+        // of a task to the generic executor (entering any nonisolated async function, returning
+        // from an actor) is a switch of executor the runtime cannot make in place, so it enqueues
+        // the task again: about 90 round trips through the event loop's queue per token grant.
         let hook: EnqueueHook = { job, _ in
-            MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+            MultiThreadedEventLoopGroup.singleton.any().execute {
+                // An `UnownedJob` is the job's address.
+                fedgate_run_job_on_generic_executor(unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
+            }
         }
         // The same assumption NIO makes: a thin function value is the function's address.
         return withUnsafePointer(to: hook) { pointer in

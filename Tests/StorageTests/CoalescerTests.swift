@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 @testable import Storage
@@ -40,8 +42,48 @@ private func waitUntil(_ condition: () -> Bool) async throws {
     #expect(condition())
 }
 
+/// Runs a task's jobs on one event loop, as Fedgate's executor hook runs every task's (the hook
+/// is process-wide, so tests use a task executor preference instead).
+private final class LoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+    init(_ loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
 @Suite("Coalescer")
 struct CoalescerTests {
+    @Test("on an event loop, requests whose jobs are ready together form one batch, even when none has to wait")
+    func burstOnOneEventLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let executor = LoopTaskExecutor(group.next())
+        let coalescer = Coalescer<Int, Int>(limit: 64)
+        let log = BatchLog()
+        // Twelve tasks created by one job of the loop: their first jobs are all queued before any
+        // runs, as when one poll of the loop finds twelve requests. The batch function does not
+        // suspend, so without the leader letting the others run first, each would run alone.
+        let created = executor.loop.makePromise(of: [Task<Int, any Error>].self)
+        executor.loop.execute {
+            created.succeed((1...12).map { value in
+                Task(executorPreference: executor) {
+                    try await coalescer.submit(value, fits: { _, _ in true }, run: { batch in
+                        log.append(batch)
+                        return batch.map { $0 * 10 }
+                    })
+                }
+            })
+        }
+        var answers: [Int] = []
+        for task in try await created.futureResult.get() { answers.append(try await task.value) }
+        #expect(answers == (1...12).map { $0 * 10 })
+        #expect(log.all == [Array(1...12)])
+        #expect(coalescer.statistics == .init(batches: 1, requests: 12, largestBatch: 12))
+        try await group.shutdownGracefully()
+    }
+
     @Test("a request that finds nothing in flight runs at once, alone")
     func alone() async throws {
         let coalescer = Coalescer<Int, Int>(limit: 8)

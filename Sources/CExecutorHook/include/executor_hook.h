@@ -13,4 +13,10 @@ int fedgate_install_enqueue_global_hook(const void *hook);
 /// 1 if a global-enqueue hook is installed, else 0.
 int fedgate_enqueue_global_hook_is_set(void);
 
+/// Runs a job taken from the global-enqueue hook on the calling thread, as the global (generic)
+/// executor, which is what the job was enqueued on: `swift_job_run(job, generic)`, as the
+/// runtime's own global executors do. A job run this way can switch to an idle actor, and back,
+/// without being enqueued again.
+void fedgate_run_job_on_generic_executor(void *job);
+
 #endif
