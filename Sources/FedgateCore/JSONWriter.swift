@@ -86,15 +86,41 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
-            var start = 0
-            for (i, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i]))
-                appendEscaped(byte)
-                start = i + 1
+            guard let base = utf8.baseAddress else { return }
+            let count = utf8.count
+            var start = 0, index = 0
+            while index < count {
+                // Eight bytes at a time while none needs escaping (the tokens in a token
+                // response are a kilobyte each, and need none).
+                if index + 8 <= count,
+                   !Self.mayNeedEscaping(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                    continue
+                }
+                let byte = base[index]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    bytes.append(contentsOf: UnsafeBufferPointer(start: base + start, count: index - start))
+                    appendEscaped(byte)
+                    start = index + 1
+                }
+                index += 1
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + start, count: count - start))
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the eight bytes of `word` is a control character, `"` or `\\`. Exact for
+    /// "none" (the classic has-less-than and has-zero-byte tests: a byte at or above 0x80 never
+    /// counts, since `~word` clears its top bit); the caller then looks at the bytes one by one.
+    @inline(__always)
+    static func mayNeedEscaping(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, tops: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word & tops
+        let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+        let quotes = (quote &- ones) & ~quote & tops
+        let backslashes = (backslash &- ones) & ~backslash & tops
+        return (control | quotes | backslashes) != 0
     }
 
     private mutating func appendEscaped(_ byte: UInt8) {

@@ -1,4 +1,4 @@
-import FedgateCore
+@testable import FedgateCore
 import Foundation
 import Testing
 
@@ -41,6 +41,40 @@ struct JSONWriterTests {
         #expect(written.contains(#"\""#) && written.contains(#"\\"#) && written.contains(#"\n"#) && written.contains(#"\u001f"#))
         #expect(!written.unicodeScalars.contains { $0.value < 0x20 })
         #expect(try parse(bytes)[text] as? String == text)
+    }
+
+    @Test("A character that needs escaping is found at every position of a long string, and only such a character")
+    func escapingAtEveryPosition() throws {
+        // The writer scans eight bytes at a time: each special byte at each offset of words and
+        // of the tail, next to bytes it must not be mistaken for (0x1F/0x20, 0x21/0x23, 0x5B/0x5D,
+        // 0x7F, multi-byte UTF-8 whose bytes are all at or above 0x80).
+        let specials: [Unicode.Scalar] = (0..<0x20).map { Unicode.Scalar(UInt8($0)) } + ["\"", "\\"]
+        let neighbours: [Unicode.Scalar] = [" ", "!", "#", "[", "]", "\u{7F}", "é", "日", "🙂", "A"]
+        for length in [1, 7, 8, 9, 15, 16, 17, 24, 31] {
+            for position in 0..<length {
+                for special in specials + neighbours {
+                    var scalars = (0..<length).map { neighbours[$0 % neighbours.count] }
+                    scalars[position] = special
+                    var text = ""
+                    text.unicodeScalars.append(contentsOf: scalars)
+                    let bytes = JSONWriter.object { $0.member("v", text) }
+                    #expect(!bytes.contains { $0 < 0x20 })
+                    #expect(try JSONDecoder().decode([String: String].self, from: Data(bytes))["v"] == text)
+                }
+            }
+        }
+        // The word test against a byte-by-byte check, over random words.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            var word = UInt64.random(in: .min ... .max, using: &generator)
+            // Mostly printable bytes, so that "none needs escaping" comes up often too.
+            if Bool.random(using: &generator) { word = (word & 0x3F3F_3F3F_3F3F_3F3F) | 0x4040_4040_4040_4040 }
+            let expected = (0..<8).contains { shift -> Bool in
+                let byte = UInt8(truncatingIfNeeded: word >> (shift * 8))
+                return byte < 0x20 || byte == 0x22 || byte == 0x5C
+            }
+            #expect(JSONWriter.mayNeedEscaping(word) == expected)
+        }
     }
 
     struct Sample: Decodable { var v: String; var a: [String] }
