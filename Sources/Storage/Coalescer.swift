@@ -3,8 +3,10 @@ import Synchronization
 
 /// Runs concurrent requests of one kind together, as one batch per round trip (group commit).
 ///
-/// A request that finds no batch in flight runs at once, alone: nobody waits for a timer, and an
-/// idle server answers exactly as without this type. While a batch is in flight, new requests
+/// A request that finds no batch in flight leads one at once: nobody waits for a timer. On an
+/// event loop it first lets the jobs already queued there run (`letReadyTasksRun`, one round of
+/// the loop), so requests of the same burst join it; on an idle server that round is empty and
+/// the request runs alone. While a batch is in flight, new requests
 /// queue; when it ends, the first queued request leads the next batch and takes every queued
 /// request that `fits` (up to `limit`) along. So N callers arriving together cost one round trip
 /// (one statement preparation, one thread-pool hand-off, one commit) instead of N.

@@ -25,6 +25,12 @@ enum EventLoopExecutor {
         // of a task to the generic executor (entering any nonisolated async function, returning
         // from an actor) is a switch of executor the runtime cannot make in place, so it enqueues
         // the task again: about 90 round trips through the event loop's queue per token grant.
+        //
+        // So no serial executor is current while a job runs, and what enqueues on "the current
+        // executor" without passing through this hook goes to Swift's default (Dispatch) pool:
+        // `Task.yield()` resumes the task on a Dispatch thread. Server code must not call it (to
+        // let the loop's other jobs run, resume from `EventLoop.execute`, as
+        // `Coalescer.letReadyTasksRun` does). `Task.sleep` goes to Dispatch's timers either way.
         let hook: EnqueueHook = { job, _ in
             MultiThreadedEventLoopGroup.singleton.any().execute {
                 // An `UnownedJob` is the job's address.
