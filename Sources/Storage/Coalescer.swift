@@ -6,9 +6,9 @@ import Synchronization
 /// A request that finds no batch in flight leads one at once: nobody waits for a timer. On an
 /// event loop it first lets the jobs already queued there run (`letReadyTasksRun`, one round of
 /// the loop), so requests of the same burst join it; on an idle server that round is empty and
-/// the request runs alone. While a batch is in flight, new requests
-/// queue; when it ends, the first queued request leads the next batch and takes every queued
-/// request that `fits` (up to `limit`) along. So N callers arriving together cost one round trip
+/// the request runs alone. While a batch is in flight, new requests queue; when it ends, the
+/// first queued request leads the next batch and takes every queued request that `fits` (up to
+/// `limit`) along. So N callers arriving together cost one round trip
 /// (one statement preparation, one thread-pool hand-off, one commit) instead of N.
 ///
 /// The leader runs the batch (in a task of its own when others ride along, so cancelling the
